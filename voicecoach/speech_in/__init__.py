@@ -1,0 +1,1 @@
+"""Speech in: command recognizers behind one small push interface."""
