@@ -106,3 +106,18 @@ class Plan:
     @property
     def total_sets(self) -> int:
         return sum(b.sets for b in self.blocks)
+
+
+def plan_from_options(goal, variation: str, *, sets: int | None = None, reps: int | None = None,
+                      tempo: Tempo | None = None, hold: float | None = None, rest: float | None = None,
+                      load: Load | None = None, setup: bool = True) -> Plan:
+    """A one-block plan from the command line: the goal's defaults, overridden by what was given.
+
+    `goal` is a content Goal (rep range, sets, reps, rest, tempo from the guide).
+    """
+    tempo = tempo or goal.tempo
+    if hold is not None:
+        tempo = tempo.with_hold(hold)
+    block = Block(name="Working sets", variation=variation, sets=sets or goal.sets, reps=reps or goal.reps,
+                  tempo=tempo, rest=goal.rest if rest is None else rest, rep_range=goal.rep_range, load=load)
+    return Plan(name=goal.id, title=f"{goal.name} hip thrust", blocks=(block,), goal=goal.id, setup=setup)
