@@ -136,7 +136,7 @@ def simulate(content: Content, plan: Plan, out_path: Path, *, voice: VoiceSettin
         sink.close()
         if log is not None:
             log.close()
-    return SessionResult(engine.records, engine.summary_text(clock.now()), interrupted, log_path)
+    return SessionResult(engine.records, engine.summary or engine.summary_text(clock.now()), interrupted, log_path)
 
 
 def print_summary(result: SessionResult, file=sys.stdout) -> None:
@@ -216,4 +216,4 @@ def run_live(content: Content, plan: Plan, *, voice: VoiceSettings = VoiceSettin
         if view:
             view.stop()
         log.close()
-    return SessionResult(engine.records, engine.summary_text(clock.now()), interrupted, log_path)
+    return SessionResult(engine.records, engine.summary or engine.summary_text(clock.now()), interrupted, log_path)

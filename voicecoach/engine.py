@@ -139,6 +139,8 @@ class SessionEngine:
         self.commands_used: list[str] = []
         self.pain = False
         self.finished = False
+        self.summary = ""
+        """The closing summary, fixed when the session ends."""
         self.stage = Stage.SETUP
         self._down_delta = 0.0
         self._seq = itertools.count()
@@ -215,7 +217,8 @@ class SessionEngine:
         self.advance(now)
         self.out.cancel_from(now, cut=True)
         self._close_set(now, stopped_early=True)
-        self._emit(now, "summary", self.summary_text(now))
+        self.summary = self.summary_text(now)
+        self._emit(now, "summary", self.summary)
         self.finished = True
 
     # ------------------------------------------------------------------ scheduling primitives
@@ -399,11 +402,11 @@ class SessionEngine:
     def _finish(self, now: float, stopped_early: bool) -> None:
         self._close_set(now, stopped_early)
         self.stage = Stage.FINISHED
-        summary = self.summary_text(now)
-        end = self._say(now, summary)
+        self.summary = self.summary_text(now)
+        self._say(now, self.summary)
         end = self._say(now, self.content.phrase("goodbye"))
         self._play(end, "earcon", "session_end", earcon="session_end")
-        self._emit(now, "summary", summary)
+        self._emit(now, "summary", self.summary)
         self._timer(end + 0.8, self._mark_finished)
 
     def _mark_finished(self, now: float) -> None:
