@@ -160,11 +160,13 @@ def default_log_path(session_id_hint: str = "") -> Path:
     return Path(platformdirs.user_data_dir("voicecoach")) / "sessions" / f"{stamp}{session_id_hint}.jsonl"
 
 
-def run_live(content: Content, plan: Plan, *, voice: VoiceSettings = VoiceSettings(), keyboard: bool = True,
+def run_live(content: Content, plan: Plan, *, voice: VoiceSettings = VoiceSettings(), keyboard: bool | None = None,
              mic_listener_factory: Callable | None = None, output_device: int | str | None = None,
              log_path: Path | None = None, on_set: Callable[[SetRecord], None] | None = None,
              intro: tuple[str, ...] = (), show: bool = True) -> SessionResult:
     """Coach a session on the speakers, taking commands from the keyboard and/or the microphone.
+
+    `keyboard`: True requires a terminal, None uses one when stdin is a terminal.
 
     `mic_listener_factory(push, mixer, clock)` starts the listening pipeline, which calls
     push(command, source, text, confidence) for each command; it returns an object with stop().
@@ -192,14 +194,14 @@ def run_live(content: Content, plan: Plan, *, voice: VoiceSettings = VoiceSettin
     view = LiveView(lambda: engine.snapshot) if show else None
     interrupted = False
     try:
-        if keyboard:
+        speaker.start()
+        clock.start()
+        output.lead = speaker.lead
+        if keyboard or (keyboard is None and sys.stdin.isatty()):
             reader = KeyboardReader(queued)
             reader.start()
             workers.append(reader)
             sys.stderr.write("Keys: " + key_help() + "\n")
-        speaker.start()
-        clock.start()
-        output.lead = speaker.lead
         if mic_listener_factory is not None:
             workers.append(mic_listener_factory(queued.push, mixer, clock))
         if view:

@@ -50,6 +50,8 @@ class LiveView:
         self._thread.start()
 
     def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
         self._stop.set()
         self._thread.join(timeout=1.0)
         self._stream.write("\n")
