@@ -114,3 +114,12 @@ def test_plot_without_any_load_draws_reps(tmp_path: Path) -> None:
                            "2-2-3", 2.0, None, None))
     width, height = png_size(plot_history(tmp_path / "bw.png", s.recent_sessions(limit=None)))
     assert width > 800 and height > 300
+
+
+def test_single_leg_set_counts_once(tmp_path: Path) -> None:
+    s = HistoryStore(tmp_path / "h.sqlite3")
+    for side in ("left", "right"):
+        s.record_set(SetRecord("x", "2026-03-02T18:00:00", "single-leg", "single-leg sets", "single-leg", 1, side,
+                               8, 8, "2-1-3", 1.0, 10.0, "kg"))
+    summary = summarize(s.recent_sessions()[0])
+    assert summary.sets_done == 1 and summary.reps_done == 16 and summary.volume == 160

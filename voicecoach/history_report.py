@@ -37,6 +37,7 @@ class SessionSummary:
     variation: str
     """The main variation: the one with the most sets done (later blocks win ties)."""
     sets_done: int
+    """Sets finished; a single-leg set (left and right) counts once."""
     sets_planned: int | None
     reps_done: int
     reps_planned: int
@@ -63,7 +64,7 @@ def summarize(session: SessionHistory) -> SessionSummary:
         started_text=session.started_at,
         plan=session.plan,
         variation=variation,
-        sets_done=len(sets),
+        sets_done=len({(s.block, s.set_number) for s in sets}),  # left + right is one single-leg set
         sets_planned=info.sets_planned if info else None,
         reps_done=sum(s.reps_done for s in sets),
         reps_planned=sum(s.reps_planned for s in sets),
