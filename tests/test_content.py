@@ -34,7 +34,7 @@ def test_every_mistake_and_safety_rule_of_the_guide_is_there(content):
 @pytest.mark.parametrize("old,new,field", [
     ('rep_range = [8, 15]', 'rep_range = "eight"', "goals.hypertrophy.rep_range"),
     ('tempo = "2-1-3"', 'tempo = "2-x"', "goals.hypertrophy.tempo"),
-    ('set_intro = "Set {set} of {sets}. {reps} reps."', 'set_intro = "Set {sett}."', "phrases.set_intro"),
+    ('set_intro = "Set {set} of {sets}. {rep_count}."', 'set_intro = "Set {sett}."', "phrases.set_intro"),
     ('variations = ["dumbbell"]', 'variations = ["kettlebell"]', "setup[3].variations"),
     ('id = "grip"', 'id = "feet"', "setup[5].id"),
 ])

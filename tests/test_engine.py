@@ -81,9 +81,9 @@ def test_nothing_is_spoken_over_a_count(tmp_path, content, speech_cache_dir):
 
 def test_forty_minute_session_has_no_drift(tmp_path, content, speech_cache_dir):
     tempo = Tempo.parse("3-2-4")
-    result, events = run(tmp_path, content, speech_cache_dir, sets=10, reps=12, tempo=tempo, rest=120,
+    result, events = run(tmp_path, content, speech_cache_dir, sets=11, reps=12, tempo=tempo, rest=120,
                          setup=False)
-    assert sum(r.reps_done for r in result.records) == 120
+    assert sum(r.reps_done for r in result.records) == 132
     assert events[-1]["t"] > 40 * 60
     for rep in reps_of(events):
         t0 = rep[0][0]
@@ -135,7 +135,7 @@ def test_stop_ends_cleanly_with_summary(tmp_path, content, speech_cache_dir):
     assert [(r.reps_done, r.stopped_early) for r in result.records] == [(2, True)]
     assert "Stopping the session." in texts(events, "cue")
     assert not [e for e in events if e["event"] == "count" and e["t"] > at]
-    assert texts(events, "summary")[0].startswith("Session over. 1 sets, 2 reps")
+    assert texts(events, "summary")[0].startswith("Session over. 1 set, 2 reps")
 
 
 def test_pain_stops_at_once_with_the_safety_advice(tmp_path, content, speech_cache_dir):
@@ -194,7 +194,7 @@ def test_one_reminder_per_set_rotated_and_breathing_in_first_set(tmp_path, conte
     heard = [s for s in said if s in reminders]
     assert heard == reminders[:4]
     breathing = content.cue("execution", "breathing").say
-    assert said.count(breathing) == 1 and said.index(breathing) < said.index("Set 2 of 4. 1 reps.")
+    assert said.count(breathing) == 1 and said.index(breathing) < said.index("Set 2 of 4. 1 rep.")
 
 
 def test_single_leg_does_both_sides_each_set(tmp_path, content, speech_cache_dir):

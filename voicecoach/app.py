@@ -18,6 +18,7 @@ from .clock import LiveClock, SimulatedClock
 from .content import Content
 from .engine import SessionEngine, TimelineEvent
 from .inputs import AutoReady, CommandSource, ScriptedCommands
+from .lessons import Lesson, session_lesson
 from .program import Plan
 from .records import SetRecord
 from .runner import MixerOutput, run_session
@@ -67,11 +68,12 @@ class _EstimatedOutput:
         self.texts: list[str] = []
 
 
-def anticipated_phrases(content: Content, plan: Plan) -> list[str]:
-    """Everything a session of `plan` says when nobody interrupts it, found by a silent dry run,
-    so the speech cache can render it all before the first word."""
+def anticipated_phrases(content: Content, lesson: Lesson) -> list[str]:
+    """Everything a session says when nobody interrupts it, found by a silent dry run, so the
+    speech cache can render it all before the first word."""
     dry = _EstimatedOutput()
-    engine = SessionEngine(content, plan, dry, idle_prompt=1e9, idle_end=1e9)
+    engine = SessionEngine(content, lesson.plan, dry, idle_prompt=1e9, idle_end=1e9, intro=lesson.intro,
+                           checkpoints=lesson.checkpoints, outro=lesson.outro)
     run_session(engine, SimulatedClock(), [AutoReady(lambda: engine.waiting_since)])
     extra = [content.phrase(k) for k in ("paused", "resuming_plain", "resuming_rest", "stopping", "help")]
     return list(dict.fromkeys(dry.texts + extra + [content.safety["pain"]]))
@@ -83,47 +85,87 @@ def make_output(mixer: Mixer, voice: VoiceSettings, lead: float = 0.0,
     return MixerOutput(mixer, phrases, load_earcons(mixer.rate), volume=voice.volume, lead=lead)
 
 
-def new_session_identity() -> tuple[str, str]:
-    """A session id and its wall-clock start (ISO 8601), supplied to the engine from outside."""
-    return uuid.uuid4().hex[:12], datetime.now().astimezone().isoformat(timespec="seconds")
+def with_progression(content: Content, plan: Plan, history) -> Lesson:
+    """The session lesson for `plan`, opening with last time and today's target when `history`
+    (a HistoryStore) has a session of the same plan."""
+    from .progression import advise
+
+    last = history.last_session_for_plan(plan.name) if history is not None else None
+    advice = advise(last.sets, datetime.now().astimezone(), plan) if last else None
+    return session_lesson(content, plan, tuple(advice.lines()) if advice else ())
 
 
-def _build(content: Content, plan: Plan, output: MixerOutput, log: SessionLog | None,
-           on_set: Callable[[SetRecord], None] | None, intro: tuple[str, ...],
-           echo: Callable[[TimelineEvent], None] | None = None) -> SessionEngine:
-    session_id, started_at = new_session_identity()
+class _Recorder:
+    """Sends what the engine produces to the timeline log, the history store and the terminal."""
 
-    def on_event(event: TimelineEvent) -> None:
-        if log is not None:
-            log.write(event)
-        if echo is not None:
-            echo(event)
+    def __init__(self, log: SessionLog | None, history, echo: Callable[[TimelineEvent], None] | None,
+                 warn: Callable[[str], None]):
+        self.log, self.history, self.echo, self.warn = log, history, echo, warn
+        self.warnings: list[str] = []
 
-    return SessionEngine(content, plan, output, session_id=session_id, started_at=started_at,
-                         on_event=on_event, on_set=on_set, intro=intro)
+    def event(self, event: TimelineEvent) -> None:
+        if self.log is not None:
+            self.log.write(event)
+        if self.echo is not None:
+            self.echo(event)
+
+    def set_done(self, record: SetRecord) -> None:
+        if self.history is not None:
+            warning = self.history.record_set(record)
+            if warning:
+                self.warnings.append(warning)
+                self.warn(warning)
 
 
-def simulate(content: Content, plan: Plan, out_path: Path, *, voice: VoiceSettings = VoiceSettings(),
-             script: list | None = None, mic_source_factory: Callable[[Mixer, SimulatedClock], CommandSource] | None = None,
-             log_path: Path | None = None, on_set: Callable[[SetRecord], None] | None = None,
-             intro: tuple[str, ...] = (), cache_dir: Path | None = None, progress: bool = True) -> SessionResult:
+def _build(content: Content, lesson: Lesson, output: MixerOutput, recorder: _Recorder) -> SessionEngine:
+    session_id = uuid.uuid4().hex[:12]
+    started_at = datetime.now().astimezone().isoformat(timespec="seconds")
+    if recorder.history is not None:
+        recorder.history.record_session_start(session_id, started_at, lesson.plan.name,
+                                              sets_planned=lesson.plan.total_sets)
+    return SessionEngine(content, lesson.plan, output, session_id=session_id, started_at=started_at,
+                         on_event=recorder.event, on_set=recorder.set_done, intro=lesson.intro,
+                         checkpoints=lesson.checkpoints, outro=lesson.outro)
+
+
+def _finish(engine: SessionEngine, recorder: _Recorder, now: float, interrupted: bool,
+            log_path: Path | None) -> SessionResult:
+    if recorder.history is not None:
+        recorder.history.record_session_end(engine.session_id, stopped_early=interrupted or any(
+            r.stopped_early for r in engine.records), pain=engine.pain)
+    if recorder.log is not None:
+        recorder.log.close()
+    return SessionResult(engine.records, engine.summary or engine.summary_text(now), interrupted, log_path,
+                         recorder.warnings)
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(f"\r\033[K{line}\n")
+
+
+def simulate(content: Content, lesson: Lesson | Plan, out_path: Path, *, voice: VoiceSettings = VoiceSettings(),
+             script: list | None = None, mic_source_factory: Callable[[Mixer], CommandSource] | None = None,
+             log_path: Path | None = None, history=None, cache_dir: Path | None = None,
+             progress: bool = True) -> SessionResult:
     """Run a whole session on a simulated clock, writing what the coach says to `out_path`.
 
     Commands come from `script` [(time, Command)], from a microphone WAV (`mic_source_factory`),
     or, when neither is given, from an autopilot that answers "ready" whenever the coach waits.
     """
+    if isinstance(lesson, Plan):
+        lesson = session_lesson(content, lesson)
     mixer = Mixer(OUTPUT_RATE)
     output = make_output(mixer, voice, cache_dir=cache_dir)
-    output.phrases.prepare(anticipated_phrases(content, plan), progress=progress)
-    sink = WavSink(out_path, mixer)
-    log = SessionLog(log_path) if log_path else None
-    clock = SimulatedClock()
-    engine = _build(content, plan, output, log, on_set, intro)
     sources: list[CommandSource] = []
     if script is not None:
         sources.append(ScriptedCommands(script))
     if mic_source_factory is not None:
-        sources.append(mic_source_factory(mixer, clock))
+        sources.append(mic_source_factory(mixer))
+    output.phrases.prepare(anticipated_phrases(content, lesson), progress=progress)
+    sink = WavSink(out_path, mixer)
+    recorder = _Recorder(SessionLog(log_path) if log_path else None, history, None, _stderr)
+    clock = SimulatedClock()
+    engine = _build(content, lesson, output, recorder)
     if not sources:
         sources.append(AutoReady(lambda: engine.waiting_since))
     interrupted = False
@@ -134,9 +176,8 @@ def simulate(content: Content, plan: Plan, out_path: Path, *, voice: VoiceSettin
         engine.interrupt(clock.now())
     finally:
         sink.close()
-        if log is not None:
-            log.close()
-    return SessionResult(engine.records, engine.summary or engine.summary_text(clock.now()), interrupted, log_path)
+        result = _finish(engine, recorder, clock.now(), interrupted, log_path)
+    return result
 
 
 def print_summary(result: SessionResult, file=sys.stdout) -> None:
@@ -160,15 +201,14 @@ def default_log_path(session_id_hint: str = "") -> Path:
     return Path(platformdirs.user_data_dir("voicecoach")) / "sessions" / f"{stamp}{session_id_hint}.jsonl"
 
 
-def run_live(content: Content, plan: Plan, *, voice: VoiceSettings = VoiceSettings(), keyboard: bool | None = None,
+def run_live(content: Content, lesson: Lesson, *, voice: VoiceSettings = VoiceSettings(), keyboard: bool | None = None,
              mic_listener_factory: Callable | None = None, output_device: int | str | None = None,
-             log_path: Path | None = None, on_set: Callable[[SetRecord], None] | None = None,
-             intro: tuple[str, ...] = (), show: bool = True) -> SessionResult:
+             log_path: Path | None = None, history=None, show: bool = True) -> SessionResult:
     """Coach a session on the speakers, taking commands from the keyboard and/or the microphone.
 
     `keyboard`: True requires a terminal, None uses one when stdin is a terminal.
 
-    `mic_listener_factory(push, mixer, clock)` starts the listening pipeline, which calls
+    `mic_listener_factory(push, mixer, now)` starts the listening pipeline, which calls
     push(command, source, text, confidence) for each command; it returns an object with stop().
     """
     from .audio_io import SpeakerSink
@@ -178,17 +218,18 @@ def run_live(content: Content, plan: Plan, *, voice: VoiceSettings = VoiceSettin
     mixer = Mixer(OUTPUT_RATE)
     speaker = SpeakerSink(mixer, device=output_device)
     output = make_output(mixer, voice)
-    output.phrases.prepare(anticipated_phrases(content, plan))
+    output.phrases.prepare(anticipated_phrases(content, lesson))
     log_path = log_path or default_log_path()
-    log = SessionLog(log_path)
     clock = LiveClock()
 
     def subtitle(event: TimelineEvent) -> None:
-        if show and event.event in ("cue", "command", "summary"):
-            prefix = {"cue": "coach: ", "command": "> ", "summary": ""}[event.event]
-            sys.stderr.write(f"\r\033[K{prefix}{event.text}\n")
+        if show and event.event in ("cue", "command"):
+            _stderr(("coach: " if event.event == "cue" else "heard: ") + event.text)
+        if show and event.event == "command" and event.text == "help":
+            _stderr("Keys: " + key_help())
 
-    engine = _build(content, plan, output, log, on_set, intro, echo=subtitle)
+    recorder = _Recorder(SessionLog(log_path), history, subtitle, _stderr)
+    engine = _build(content, lesson, output, recorder)
     queued = QueuedCommands(clock.now, clock.wake)
     workers = []
     view = LiveView(lambda: engine.snapshot) if show else None
@@ -203,7 +244,7 @@ def run_live(content: Content, plan: Plan, *, voice: VoiceSettings = VoiceSettin
             workers.append(reader)
             sys.stderr.write("Keys: " + key_help() + "\n")
         if mic_listener_factory is not None:
-            workers.append(mic_listener_factory(queued.push, mixer, clock))
+            workers.append(mic_listener_factory(queued.push, mixer, clock.now))
         if view:
             view.start()
         run_session(engine, clock, [queued])
@@ -217,5 +258,20 @@ def run_live(content: Content, plan: Plan, *, voice: VoiceSettings = VoiceSettin
             worker.stop()
         if view:
             view.stop()
-        log.close()
-    return SessionResult(engine.records, engine.summary or engine.summary_text(clock.now()), interrupted, log_path)
+        result = _finish(engine, recorder, clock.now(), interrupted, log_path)
+    return result
+
+
+def choose_plan(content: Content, plan_ref: str | None, goal: str, variation: str, *, load=None,
+                setup: bool = True, **overrides) -> Plan:
+    """The plan to coach: a plan file or shipped plan name (`plan_ref`), else one block built
+    from the goal's defaults and the command-line `overrides` (sets, reps, tempo, hold, rest)."""
+    from dataclasses import replace
+
+    from .plans import apply_load, load_plan
+    from .program import plan_from_options
+
+    if plan_ref:
+        plan = apply_load(load_plan(plan_ref), load)
+        return plan if setup else replace(plan, setup=False)
+    return plan_from_options(content.goals[goal], variation, load=load, setup=setup, **overrides)

@@ -11,13 +11,16 @@ import click
 from . import app
 from .audio_io import AudioError
 from .content import ContentError, load_content
+from .history_report import HistoryReportError
 from .inputs import parse_script
-from .program import Load, Tempo, plan_from_options
+from .lessons import practice_lesson
+from .plans import PlanError
+from .program import Load, Tempo
 from .speech_out import SpeechError
 
 VARIATIONS = ["barbell", "dumbbell", "bodyweight", "single-leg", "banded"]
 GOALS = ["strength", "hypertrophy", "endurance"]
-USER_ERRORS = (AudioError, SpeechError, ContentError, OSError, ValueError)
+USER_ERRORS = (AudioError, SpeechError, ContentError, PlanError, HistoryReportError, OSError, ValueError)
 """Faults a user can cause or fix: shown as one line, never as a traceback."""
 
 
@@ -64,19 +67,44 @@ def session_options(fn):
         click.option("--voice", help="espeak-ng voice (see `voicecoach voices`)."),
         click.option("--rate", type=click.IntRange(80, 400), default=165, show_default=True, help="Words per minute."),
         click.option("--volume", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True),
+        click.option("--plan", "plan_ref", metavar="NAME|FILE",
+                     help="A shipped plan (see `voicecoach plans`) or a plan file; replaces the options above."),
         click.option("--content", "content_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="A coach's edited copy of the content file (default: the shipped one)."),
+        click.option("--history-db", type=click.Path(dir_okay=False, path_type=Path),
+                     help="History database (default for `session`: the user data directory)."),
     ]
     for option in reversed(options):
         fn = option(fn)
     return fn
 
 
-def _plan_and_content(goal, sets, reps, tempo, hold, rest, variation, load, no_setup, content_path):
-    content = load_content(content_path)
-    plan = plan_from_options(content.goals[goal], variation, sets=sets, reps=reps, tempo=tempo, hold=hold,
-                             rest=rest, load=load, setup=not no_setup)
+def _plan_and_content(opts: dict):
+    """Content and plan from the shared session options (removed from `opts`)."""
+    content = load_content(opts.pop("content_path"))
+    overrides = {k: opts.pop(k) for k in ("sets", "reps", "tempo", "hold", "rest")}
+    plan_ref = opts.pop("plan_ref")
+    if plan_ref and any(v is not None for v in overrides.values()):
+        given = ", ".join(f"--{k}" for k, v in overrides.items() if v is not None)
+        raise click.UsageError(f"--plan sets sets, reps, tempo, hold and rest itself; drop {given} or the plan")
+    plan = app.choose_plan(content, plan_ref, opts.pop("goal"), opts.pop("variation"), load=opts.pop("load"),
+                           setup=not opts.pop("no_setup"), **overrides)
     return content, plan
+
+
+def _history(path: Path | None, default: bool):
+    from .storage import HistoryStore
+
+    if path is None and not default:
+        return None
+    store = HistoryStore(path)
+    if store.warning:
+        click.echo(f"Warning: {store.warning}", err=True)
+    return store
+
+
+def _voice(opts: dict) -> app.VoiceSettings:
+    return app.VoiceSettings(opts.pop("voice"), opts.pop("rate"), opts.pop("volume"))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,14 +120,39 @@ def main() -> None:
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Timeline file (default: the user data directory).")
 @user_errors
-def session(goal, sets, reps, tempo, hold, rest, variation, load, no_setup, voice, rate, volume, content_path,
-            keyboard, device, log_path):
-    """Coach a session on the speakers: setup, sets with tempo counts, rest, summary."""
-    content, plan = _plan_and_content(goal, sets, reps, tempo, hold, rest, variation, load, no_setup, content_path)
-    result = app.run_live(content, plan, voice=app.VoiceSettings(voice, rate, volume), keyboard=True,
-                          output_device=device, log_path=log_path)
+def session(keyboard, device, log_path, **opts):
+    """Coach a session on the speakers: setup, sets with tempo counts, rest, summary.
+
+    Every set is saved to your history as it ends; a plan done before starts with last time's
+    result and today's target.
+    """
+    content, plan = _plan_and_content(opts)
+    history = _history(opts.pop("history_db"), default=True)
+    lesson = app.with_progression(content, plan, history)
+    result = app.run_live(content, lesson, voice=_voice(opts), keyboard=True if keyboard else None,
+                          output_device=device, log_path=log_path, history=history)
+    _report(result)
+
+
+@main.command()
+@click.option("--keyboard", is_flag=True, help="Take commands from the keyboard only (no microphone).")
+@click.option("--device", help="Output device (see `voicecoach devices`).")
+@click.option("--voice", help="espeak-ng voice (see `voicecoach voices`).")
+@click.option("--rate", type=click.IntRange(80, 400), default=150, show_default=True, help="Words per minute.")
+@click.option("--volume", type=click.FloatRange(0.0, 1.0), default=1.0, show_default=True)
+@user_errors
+def practice(keyboard, device, **opts):
+    """Learn the movement with body weight: each step explained, then tried, then slow reps."""
+    content = load_content()
+    result = app.run_live(content, practice_lesson(content), voice=_voice(opts),
+                          keyboard=True if keyboard else None, output_device=device)
+    _report(result)
+
+
+def _report(result: app.SessionResult) -> None:
     app.print_summary(result)
-    click.echo(f"Timeline: {result.log_path}", err=True)
+    if result.log_path:
+        click.echo(f"Timeline: {result.log_path}", err=True)
     if result.interrupted:
         sys.exit(130)
 
@@ -112,19 +165,54 @@ def session(goal, sets, reps, tempo, hold, rest, variation, load, no_setup, voic
               help='Commands at session times, e.g. "6.0:ready,40:pause,52:resume".')
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Timeline as JSON lines.")
+@click.option("--practice", "practice_mode", is_flag=True, help="Simulate the beginner practice instead.")
 @user_errors
-def simulate(goal, sets, reps, tempo, hold, rest, variation, load, no_setup, voice, rate, volume, content_path,
-             out_path, script, log_path):
+def simulate(out_path, script, log_path, practice_mode, **opts):
     """Run a whole session on a simulated clock, into a WAV file, as fast as the CPU allows.
 
     Without --commands (or --mic), an autopilot answers "ready" whenever the coach waits.
+    History is written only with --history-db.
     """
-    content, plan = _plan_and_content(goal, sets, reps, tempo, hold, rest, variation, load, no_setup, content_path)
-    result = app.simulate(content, plan, out_path, voice=app.VoiceSettings(voice, rate, volume), script=script,
-                          log_path=log_path)
-    app.print_summary(result)
-    if result.interrupted:
-        sys.exit(130)
+    content, plan = _plan_and_content(opts)
+    history = _history(opts.pop("history_db"), default=False)
+    lesson = practice_lesson(content) if practice_mode else app.with_progression(content, plan, history)
+    result = app.simulate(content, lesson, out_path, voice=_voice(opts), script=script, log_path=log_path,
+                          history=history)
+    _report(result)
+
+
+@main.command()
+@user_errors
+def plans():
+    """List the shipped plans."""
+    from .plans import list_shipped_plans
+
+    for plan in list_shipped_plans():
+        click.echo(f"{plan.name:<14} {plan.description or plan.title}")
+
+
+@main.command()
+@click.option("--limit", type=click.IntRange(1, 10000), default=15, show_default=True, help="Sessions in the table.")
+@click.option("--csv", "csv_path", metavar="FILE|-", help="Export every set as CSV (- for stdout).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw load and volume over time into a PNG.")
+@click.option("--history-db", type=click.Path(dir_okay=False, path_type=Path), help="History database.")
+@user_errors
+def history(limit, csv_path, plot_path, history_db):
+    """Recent sessions as a table; export them as CSV or a picture."""
+    from . import history_report
+
+    store = _history(history_db, default=True)
+    if csv_path == "-":
+        click.echo(history_report.csv_text(store.all_sets()), nl=False)
+    elif csv_path:
+        n = history_report.write_csv(csv_path, store.all_sets())
+        click.echo(f"Wrote {n} sets to {csv_path}", err=True)
+    if plot_path:
+        history_report.plot_history(plot_path, store.recent_sessions(limit=None))
+        click.echo(f"Wrote {plot_path}", err=True)
+    if not csv_path and not plot_path:
+        click.echo(history_report.format_table(store.recent_sessions(limit=limit)))
 
 
 @main.command()

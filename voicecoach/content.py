@@ -63,9 +63,23 @@ class Goal:
 
 
 @dataclass(frozen=True)
+class Practice:
+    """The beginner practice: explained-then-tried steps and slow reps with form checks."""
+
+    welcome: str
+    try_it: str
+    reps_intro: str
+    tempo: Tempo
+    reps: int
+    form_checks: tuple[tuple[str, str], ...]
+    next_time: str
+
+
+@dataclass(frozen=True)
 class Content:
     title: str
     welcome: str
+    welcome_quick: str
     setup: tuple[Cue, ...]
     execution: tuple[Cue, ...]
     mistakes: tuple[Cue, ...]
@@ -74,6 +88,7 @@ class Content:
     safety: dict[str, str]
     programming: dict[str, str]
     phrases: dict[str, str]
+    practice: Practice
 
     def setup_steps(self, variation: str) -> list[Cue]:
         return [c for c in self.setup if c.applies_to(variation)]
@@ -85,20 +100,26 @@ class Content:
         raise KeyError(f"{section}.{cue_id}")
 
     def phrase(self, key: str, **values: Any) -> str:
+        """The phrase `key` filled in with `values`."""
         return self.phrases[key].format(**values)
+
+
+def count_of(n: int, noun: str) -> str:
+    """3, "rep" -> "3 reps"; 1 -> "1 rep"."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 REQUIRED_PHRASES = {
     "setup_intro": set(), "setup_skipped": set(), "setup_prompt": set(),
-    "set_intro": {"set", "sets", "reps"}, "set_intro_side": {"set", "sets", "side", "reps"},
-    "side_switch": {"side"}, "block_intro": {"block", "variation", "sets", "reps", "tempo"},
+    "set_intro": {"set", "sets", "rep_count"}, "set_intro_side": {"set", "sets", "side", "rep_count"},
+    "side_switch": {"side"}, "block_intro": {"block", "variation", "set_count", "reps", "tempo"},
     "set_go": set(), "up": set(), "squeeze": set(), "hold": set(), "down": set(), "rep": {"rep"},
-    "set_done": {"set", "reps", "rest"}, "last_set_done": {"reps"}, "rest_left": {"time"},
+    "set_done": {"set", "rep_count", "rest"}, "last_set_done": {"rep_count"}, "rest_left": {"time"},
     "rest_over": set(), "paused": set(), "resuming": {"rep"}, "resuming_rest": set(),
     "resuming_plain": set(), "tempo_changed": {"tempo"}, "tempo_limit": {"tempo"},
     "status_set": {"set", "sets", "left"}, "status_rest": {"time", "set", "sets"},
     "status_setup": {"step", "steps"}, "nothing_to_skip": set(), "stopping": set(),
-    "idle_prompt": set(), "idle_end": set(), "summary": {"sets", "reps", "minutes"},
+    "idle_prompt": set(), "idle_end": set(), "summary": {"set_count", "rep_count", "minutes"},
     "summary_detail": {"tempo"}, "goodbye": set(), "help": set(),
 }
 REQUIRED_SAFETY = ("pain", "consult", "spotter", "form_over_weight")
@@ -162,6 +183,21 @@ def _placeholders(template: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(template) if name}
 
 
+def _practice(r: _Reader, table: dict) -> Practice:
+    checks = table.get("form_checks", [])
+    if not isinstance(checks, list) or any(
+            not (isinstance(c, list) and len(c) == 2 and c[0] in ("up", "hold", "down", "bottom")
+                 and isinstance(c[1], str) and c[1].strip()) for c in checks):
+        raise r.fail("practice.form_checks", 'must be a list of [phase, words] with phase up, hold, down or bottom')
+    try:
+        tempo = Tempo.parse(r.text(table, "tempo", "practice"))
+    except ValueError as exc:
+        raise r.fail("practice.tempo", str(exc)) from None
+    return Practice(r.text(table, "welcome", "practice"), r.text(table, "try_it", "practice"),
+                    r.text(table, "reps_intro", "practice"), tempo, int(r.number(table, "reps", "practice", 1, 20)),
+                    tuple((c[0], c[1]) for c in checks), r.text(table, "next_time", "practice"))
+
+
 def parse_content(text: str, source: str = "guide.toml") -> Content:
     """Parse and validate content from TOML text; ContentError names the field on any problem."""
     r = _Reader(source)
@@ -211,6 +247,7 @@ def parse_content(text: str, source: str = "guide.toml") -> Content:
 
     return Content(
         title=r.text(data, "title", "top level"), welcome=r.text(data, "welcome", "top level"),
+        welcome_quick=r.text(data, "welcome_quick", "top level"), practice=_practice(r, r.table(data, "practice")),
         setup=r.cues(data, "setup", names), execution=r.cues(data, "execution", names),
         mistakes=r.cues(data, "mistakes", names), variations=variations, goals=goals,
         safety={k: str(v) for k, v in safety.items()}, programming={k: str(v) for k, v in programming.items()},

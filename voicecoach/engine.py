@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Callable, Protocol
 
 from .commands import Command, CommandEvent
-from .content import Content
+from .content import Content, count_of
 from .program import Block, Plan, Tempo
 from .records import SetRecord
 from .scheduler import RepPlan, TempoScheduler
@@ -125,14 +125,19 @@ class SessionEngine:
     def __init__(self, content: Content, plan: Plan, output: CoachOutput, *, session_id: str = "",
                  started_at: str = "", on_event: Callable[[TimelineEvent], None] | None = None,
                  on_set: Callable[[SetRecord], None] | None = None, idle_prompt: float = 45.0,
-                 idle_end: float = 600.0, intro: tuple[str, ...] = ()):
+                 idle_end: float = 600.0, intro: tuple[str, ...] = (), checkpoints: tuple[str, ...] = (),
+                 outro: tuple[str, ...] = ()):
         self.content, self.plan, self.out = content, plan, output
         self.session_id, self.started_at = session_id, started_at
         self.on_event = on_event or (lambda e: None)
         self.on_set = on_set or (lambda r: None)
         self.idle_prompt, self.idle_end = idle_prompt, idle_end
         self.intro = intro
-        """Extra lines said after the welcome (e.g. last session and today's target)."""
+        """Said first: the welcome, last session and today's target."""
+        self.checkpoints = checkpoints
+        """Said one at a time before the sets, each waiting for "ready" (the setup steps)."""
+        self.outro = outro
+        """Said after the last set, before the summary (e.g. what to try next time)."""
         self.slots = build_slots(plan, content)
         self.scheduler = TempoScheduler({k: content.phrases[k] for k in ("up", "squeeze", "down", "rep")}, output.duration)
         self.records: list[SetRecord] = []
@@ -150,7 +155,6 @@ class SessionEngine:
         self._speech_free = 0.0
         self._slot_index = 0
         self._set: _SetProgress | None = None
-        self._setup_steps = content.setup_steps(plan.blocks[0].variation) if plan.setup else []
         self._step = 0
         self._rest_end = 0.0
         self._deferred: list[str] = []
@@ -167,11 +171,9 @@ class SessionEngine:
     def start(self, now: float) -> None:
         self._start = now
         self._emit(now, "state", "session start")
-        self._say(now, self.content.welcome)
         for line in self.intro:
             self._say(now, line)
-        if self._setup_steps:
-            self._say(now, self.content.phrase("setup_intro"))
+        if self.checkpoints:
             self._setup_step(now)
         else:
             self._begin_slot(now)
@@ -258,11 +260,7 @@ class SessionEngine:
 
     def _setup_step(self, now: float) -> None:
         self.stage = Stage.SETUP
-        step = self._setup_steps[self._step]
-        text = step.text_for(self.plan.blocks[0].variation)
-        if step.id == "equipment" and self.plan.goal == "strength":
-            text += " " + self.content.safety["spotter"]
-        end = self._say(now, text)
+        end = self._say(now, self.checkpoints[self._step])
         if self._step == 0:
             end = self._say(now, self.content.phrase("setup_prompt"))
         self._waiting_since = end
@@ -282,7 +280,7 @@ class SessionEngine:
     def _next_setup_step(self, now: float) -> None:
         self._cancel_from(now)
         self._step += 1
-        if self._step < len(self._setup_steps):
+        if self._step < len(self.checkpoints):
             self._setup_step(now)
         else:
             self._begin_slot(now)
@@ -307,11 +305,11 @@ class SessionEngine:
         if slot.set_number == 1 and slot.side == (c.variations[slot.block.variation].sides or (None,))[0]:
             if len(self.plan.blocks) > 1 or slot.block_index == 0:
                 self._say(now, c.phrase("block_intro", block=slot.block.name, variation=c.variations[slot.block.variation].name,
-                                        sets=sets, reps=slot.block.reps, tempo=self.tempo_for(slot.block)))
+                                        set_count=count_of(sets, "set"), reps=slot.block.reps, tempo=self.tempo_for(slot.block)))
         if slot.side:
-            self._say(now, c.phrase("set_intro_side", set=slot.set_number, sets=sets, side=slot.side, reps=slot.block.reps))
+            self._say(now, c.phrase("set_intro_side", set=slot.set_number, sets=sets, side=slot.side, rep_count=count_of(slot.block.reps, "rep")))
         else:
-            self._say(now, c.phrase("set_intro", set=slot.set_number, sets=sets, reps=slot.block.reps))
+            self._say(now, c.phrase("set_intro", set=slot.set_number, sets=sets, rep_count=count_of(slot.block.reps, "rep")))
         lead_in = c.variations[slot.block.variation].lead_in
         if lead_in:
             self._say(now, lead_in)
@@ -331,7 +329,7 @@ class SessionEngine:
         if first > block.reps:
             self._timer(start, self._end_slot)
             return
-        plans = self.scheduler.reps(first, block.reps, start, self.tempo_for(block))
+        plans = self.scheduler.reps(first, block.reps, start, self.tempo_for(block), block.form_checks)
         self._set.plans = [p for p in self._set.plans if p.number < first] + plans
         for rep in plans:
             for beat in rep.beats:
@@ -345,7 +343,9 @@ class SessionEngine:
         slot = self._slot
         if self._slot_index + 1 >= len(self.slots):
             self._play(now, "earcon", "set_end", earcon="set_end")
-            self._say(now, self.content.phrase("last_set_done", reps=self.records[-1].reps_done))
+            self._say(now, self.content.phrase("last_set_done", rep_count=count_of(self.records[-1].reps_done, "rep")))
+            for text in self._deferred + list(self.outro):
+                self._say(now, text)
             self._finish(now, stopped_early=False)
             return
         self._slot_index += 1
@@ -357,7 +357,7 @@ class SessionEngine:
         reps = self.records[-1].reps_done
         self._play(now, "earcon", "set_end", earcon="set_end")
         self._start_rest(now, slot.block.rest, announce=self.content.phrase(
-            "set_done", set=slot.set_number, reps=reps, rest=spoken_seconds(slot.block.rest)))
+            "set_done", set=slot.set_number, rep_count=count_of(reps, "rep"), rest=spoken_seconds(slot.block.rest)))
 
     def _close_set(self, now: float, stopped_early: bool) -> None:
         """Write the record of the set in progress (if any) and hand it to history."""
@@ -416,7 +416,7 @@ class SessionEngine:
         sets = len({(r.block, r.set_number) for r in self.records if r.reps_done})
         reps = sum(r.reps_done for r in self.records)
         minutes = max(0.0, now - self._start) / 60
-        text = self.content.phrase("summary", sets=sets, reps=reps,
+        text = self.content.phrase("summary", set_count=count_of(sets, "set"), rep_count=count_of(reps, "rep"),
                                    minutes=spoken_seconds(round(minutes) * 60) if minutes >= 1 else "under a minute")
         if self.records:
             text += " " + self.content.phrase("summary_detail", tempo=self.records[-1].tempo)
@@ -443,7 +443,7 @@ class SessionEngine:
         if self.stage == Stage.SETUP:
             self._cancel_from(now)
             self._say(now, self.content.phrase("setup_skipped"))
-            self._step = len(self._setup_steps)
+            self._step = len(self.checkpoints)
             self._begin_slot(now)
         elif self.stage in (Stage.REST, Stage.SWITCH):
             self._cancel_from(now)
@@ -525,14 +525,14 @@ class SessionEngine:
     def _on_status(self, now: float) -> None:
         c = self.content
         if self.stage == Stage.SETUP:
-            text = c.phrase("status_setup", step=self._step + 1, steps=len(self._setup_steps))
+            text = c.phrase("status_setup", step=self._step + 1, steps=len(self.checkpoints))
         elif self.stage == Stage.REST:
             nxt = self._slot
             text = c.phrase("status_rest", time=spoken_seconds(self._rest_end - now), set=nxt.set_number, sets=nxt.block.sets)
         elif self._set is not None:
             slot = self._set.slot
             text = c.phrase("status_set", set=slot.set_number, sets=slot.block.sets,
-                            left=slot.block.reps - self._set.reps_done(now))
+                            left=count_of(slot.block.reps - self._set.reps_done(now), "rep"))
         else:
             return
         self._say_or_defer(now, text)

@@ -87,6 +87,8 @@ class Block:
     rep_range: tuple[int, int] | None = None
     """The rep range this block trains in, for progression (e.g. (8, 15))."""
     load: Load | None = None
+    form_checks: tuple[tuple[str, str], ...] = ()
+    """(phase, text) cues said within a rep instead of counts, e.g. ("hold", "knees out")."""
 
 
 @dataclass(frozen=True)
@@ -120,4 +122,6 @@ def plan_from_options(goal, variation: str, *, sets: int | None = None, reps: in
         tempo = tempo.with_hold(hold)
     block = Block(name="Working sets", variation=variation, sets=sets or goal.sets, reps=reps or goal.reps,
                   tempo=tempo, rest=goal.rest if rest is None else rest, rep_range=goal.rep_range, load=load)
-    return Plan(name=goal.id, title=f"{goal.name} hip thrust", blocks=(block,), goal=goal.id, setup=setup)
+    # Named apart from the shipped plans, so history and progression don't mix them up.
+    return Plan(name=f"{goal.id}-{variation}", title=f"{goal.name} hip thrust", blocks=(block,), goal=goal.id,
+                setup=setup)

@@ -73,27 +73,34 @@ class TempoScheduler:
         self.words = words
         self.duration = duration
 
-    def _phase_beats(self, start: float, length: float, first_word: str, phase: str) -> list[Beat]:
-        beats = []
-        for i in range(math.ceil(length - 1e-9)):
+    def _phase_beats(self, start: float, length: float, first: Beat, checks: tuple[str, ...]) -> list[Beat]:
+        """The phase's first word, then each second a form check if one is given, else a count."""
+        beats = [first]
+        for i in range(1, math.ceil(length - 1e-9)):
             # A count on the last fraction of a phase would be cut off by the next phase's word.
-            if i and length - i < 0.5:
+            if length - i < 0.5:
                 break
-            kind = "phase" if i == 0 else "count"
-            beats.append(Beat(start + i, first_word if i == 0 else str(i + 1), phase, kind))
+            text = checks[i - 1] if i - 1 < len(checks) else str(i + 1)
+            beats.append(Beat(start + i, text, first.phase, "count"))
         return beats
 
-    def rep(self, number: int, start: float, tempo: Tempo) -> RepPlan:
+    def rep(self, number: int, start: float, tempo: Tempo,
+            form_checks: tuple[tuple[str, str], ...] = ()) -> RepPlan:
+        """One rep from `start`. `form_checks` are (phase, text) pairs said within a phase on the
+        seconds after its first word, in place of the counts (e.g. ("hold", "knees out"))."""
+        checks = {phase: tuple(t for p, t in form_checks if p == phase) for phase in ("up", "hold", "down", "bottom")}
         rep_word = self.words["rep"].format(rep=number)
         bottom = max(tempo.bottom, self.duration(rep_word) + BOTTOM_GAP)
         t_hold = start + tempo.up
         t_down = t_hold + tempo.hold
         t_bottom = t_down + tempo.down
-        beats = self._phase_beats(start, tempo.up, self.words["up"], "up")
+        beats = self._phase_beats(start, tempo.up, Beat(start, self.words["up"], "up", "phase"), checks["up"])
         if tempo.hold > 0:
-            beats += self._phase_beats(t_hold, tempo.hold, self.words["squeeze"], "hold")
-        beats += self._phase_beats(t_down, tempo.down, self.words["down"], "down")
-        beats.append(Beat(t_bottom, rep_word, "bottom", "rep"))
+            beats += self._phase_beats(t_hold, tempo.hold, Beat(t_hold, self.words["squeeze"], "hold", "phase"),
+                                       checks["hold"])
+        beats += self._phase_beats(t_down, tempo.down, Beat(t_down, self.words["down"], "down", "phase"), checks["down"])
+        bottom_beats = self._phase_beats(t_bottom, bottom, Beat(t_bottom, rep_word, "bottom", "rep"), checks["bottom"])
+        beats += bottom_beats[:1] + [b for b in bottom_beats[1:] if not b.text.isdigit()]
         return RepPlan(number, start, tempo, bottom, tuple(self._without_overlaps(beats, t_bottom + bottom)))
 
     def _without_overlaps(self, beats: list[Beat], rep_end: float) -> list[Beat]:
@@ -110,12 +117,13 @@ class TempoScheduler:
                     break
         return kept
 
-    def reps(self, first: int, last: int, start: float, tempo: Tempo) -> list[RepPlan]:
+    def reps(self, first: int, last: int, start: float, tempo: Tempo,
+             form_checks: tuple[tuple[str, str], ...] = ()) -> list[RepPlan]:
         """Reps first..last back to back from `start`."""
         plans = []
         t = start
         for n in range(first, last + 1):
-            plan = self.rep(n, t, tempo)
+            plan = self.rep(n, t, tempo, form_checks)
             plans.append(plan)
             t = plan.end
         return plans
