@@ -85,13 +85,14 @@ def make_output(mixer: Mixer, voice: VoiceSettings, lead: float = 0.0,
     return MixerOutput(mixer, phrases, load_earcons(mixer.rate), volume=voice.volume, lead=lead)
 
 
-def with_progression(content: Content, plan: Plan, history) -> Lesson:
+def with_progression(content: Content, plan: Plan, history, now: datetime | None = None) -> Lesson:
     """The session lesson for `plan`, opening with last time and today's target when `history`
-    (a HistoryStore) has a session of the same plan."""
+    (a HistoryStore) has a session of the same plan. `now`: wall-clock time (default: now)."""
     from .progression import advise
 
     last = history.last_session_for_plan(plan.name) if history is not None else None
-    advice = advise(last.sets, datetime.now().astimezone(), plan) if last else None
+    now = now or datetime.now().astimezone()
+    advice = advise(last.sets, now, plan, session_pain=bool(last.info and last.info.pain)) if last else None
     return session_lesson(content, plan, tuple(advice.lines()) if advice else ())
 
 
@@ -132,7 +133,7 @@ def _finish(engine: SessionEngine, recorder: _Recorder, now: float, interrupted:
             log_path: Path | None) -> SessionResult:
     if recorder.history is not None:
         recorder.history.record_session_end(engine.session_id, stopped_early=interrupted or any(
-            r.stopped_early for r in engine.records), pain=engine.pain)
+            r.stopped_early for r in engine.records), pain=engine.pain, ended_at=round(now, 3))
     if recorder.log is not None:
         recorder.log.close()
     return SessionResult(engine.records, engine.summary or engine.summary_text(now), interrupted, log_path,

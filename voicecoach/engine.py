@@ -374,8 +374,8 @@ class SessionEngine:
             commands=tuple(progress.commands), pauses=progress.pauses, pain=self.pain,
             stopped_early=stopped_early or progress.reps_done(now) < block.reps, ended_at=round(now, 3))
         self.records.append(record)
+        self.on_set(record)  # saved first: a timeline that shows a set's end implies it is in history
         self._emit(now, "state", f"set end: {record.reps_done}/{record.reps_planned} reps")
-        self.on_set(record)
 
     # ------------------------------------------------------------------ rest
 

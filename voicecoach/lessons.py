@@ -22,12 +22,13 @@ class Lesson:
 def session_lesson(content: Content, plan: Plan, notes: tuple[str, ...] = ()) -> Lesson:
     """A coached session: welcome, any `notes` (last time, today's target), then the setup steps
     of the first block's variation, each waiting for "ready"."""
-    variation = plan.blocks[0].variation
+    # Set up for the loaded work, not for a body-weight warm-up that comes first.
+    variation = next((b.variation for b in plan.blocks if b.variation != "bodyweight"), plan.blocks[0].variation)
     checkpoints = []
     if plan.setup:
         for step in content.setup_steps(variation):
             text = step.text_for(variation)
-            if step.id == "equipment" and plan.goal == "strength" and plan.blocks[0].variation == "barbell":
+            if step.id == "equipment" and plan.goal == "strength" and variation == "barbell":
                 text += " " + content.safety["spotter"]
             checkpoints.append(text)
     welcome = content.welcome if checkpoints else content.welcome_quick

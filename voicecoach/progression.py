@@ -51,11 +51,13 @@ class Advice:
         return [self.last_time, self.target] + ([self.frequency_note] if self.frequency_note else [])
 
 
-def advise(last_sets: Sequence[SetRecord], now: datetime, plan: Plan | None = None) -> Advice | None:
+def advise(last_sets: Sequence[SetRecord], now: datetime, plan: Plan | None = None,
+           session_pain: bool = False) -> Advice | None:
     """Advice from the last session's sets (all from one session) at wall-clock time `now`.
 
     `plan` supplies rep ranges and set counts; without it each set's planned reps are taken as
-    the top of the range. Returns None when there are no sets (nothing to compare with).
+    the top of the range. `session_pain`: pain was reported in that session outside any set
+    (e.g. during a rest). Returns None when there are no sets (nothing to compare with).
     """
     if not last_sets:
         return None
@@ -65,7 +67,7 @@ def advise(last_sets: Sequence[SetRecord], now: datetime, plan: Plan | None = No
     planned = max(s.reps_planned for s in sets)
     low, top = block_plan.rep_range if block_plan and block_plan.rep_range else (planned, planned)
     load = _load_of(sets)
-    pain = any(s.pain for s in last_sets)  # pain in any block counts, not just the main one
+    pain = session_pain or any(s.pain for s in last_sets)  # pain anywhere counts, not just the main block
     n_sets = len({s.set_number for s in sets})
     cut_short = any(s.stopped_early for s in sets) or (block_plan is not None and n_sets < block_plan.sets)
     min_done = min(s.reps_done for s in sets)
