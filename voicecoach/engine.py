@@ -561,10 +561,12 @@ class SessionEngine:
         if current is None:
             self._say(now, text)
             return
-        if current.start > now:  # nothing counting yet: the lead-in
-            cut, next_rep = max(now + self.out.lead, current.start - LEAD_IN_GAP), current.number
+        earliest = now + self.out.lead  # live audio already queued for the device can't be changed
+        if current.start > earliest:  # nothing counting yet: the lead-in
+            cut, next_rep = max(earliest, current.start - LEAD_IN_GAP), current.number
         else:
-            cut, next_rep = current.end, current.number + 1
+            rep = next((p for p in self._set.plans if p.end >= earliest - 1e-9), self._set.plans[-1])
+            cut, next_rep = rep.end, rep.number + 1
         if next_rep > self._set.slot.block.reps:
             self._deferred.append(text)
             return
