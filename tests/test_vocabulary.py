@@ -1,0 +1,68 @@
+"""The command vocabulary file: shipped file valid, clear errors naming file and problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from voicecoach.commands import Command
+from voicecoach.speech_in.pocketsphinx_backend import check_vocabulary
+from voicecoach.speech_in.vocabulary import (
+    ENV_VAR, VocabularyError, default_vocabulary_path, load_vocabulary, normalize_phrase,
+)
+
+
+def write(tmp_path, text):
+    p = tmp_path / "mine.toml"
+    p.write_text(text)
+    return p
+
+
+def test_shipped_vocabulary_covers_every_command_and_the_issue_phrases():
+    v = load_vocabulary(default_vocabulary_path())
+    assert set(v.commands) == {c.value for c in Command}
+    assert v.command_for("Pause, please!") == "pause"
+    assert v.command_for("I'm done") == "done"
+    assert v.command_for("that hurts") == "pain"
+    assert v.command_for("what can I say") == "help"
+    assert v.strictness_of("pain") < 1.0 == v.strictness_of("stop")
+    check_vocabulary(v)  # every word is in PocketSphinx's dictionary
+
+
+def test_user_override_by_path_and_environment(tmp_path, monkeypatch):
+    p = write(tmp_path, '[commands.stop]\nphrases = ["enough"]\n')
+    assert load_vocabulary(p).phrases == {"enough": "stop"}
+    monkeypatch.setenv(ENV_VAR, str(p))
+    assert load_vocabulary().phrases == {"enough": "stop"}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[commands.jump]\nphrases = ["jump"]\n', "unknown command 'jump'"),
+    ('[commands.stop]\nphrases = []\n', "empty phrase list"),
+    ('[commands.stop]\n', "empty phrase list"),
+    ('[commands.stop]\nphrases = ["  "]\n', "empty or non-text phrase"),
+    ('[commands.stop]\nphrases = ["halt"]\n[commands.pause]\nphrases = ["Halt"]\n', "'halt' is listed under both 'stop' and 'pause'"),
+    ('[commands.stop]\nphrases = ["halt"]\nstrictness = 9\n', "strictness must be"),
+    ('[commands.stop]\nphrase = ["halt"]\n', "unknown setting"),
+    ('commands = 3\n', r"needs a \[commands.<name>\] table"),
+    ('[commands.stop\n', "not valid TOML"),
+])
+def test_invalid_files_name_file_and_problem(tmp_path, text, message):
+    p = write(tmp_path, text)
+    with pytest.raises(VocabularyError, match=message) as err:
+        load_vocabulary(p)
+    assert str(p) in str(err.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VocabularyError, match="no such vocabulary file"):
+        load_vocabulary(tmp_path / "nope.toml")
+
+
+def test_words_missing_from_the_recognizer_dictionary(tmp_path):
+    p = write(tmp_path, '[commands.stop]\nphrases = ["stop", "zorblax now"]\n')
+    with pytest.raises(VocabularyError, match=r"mine.toml: word\(s\) not in the PocketSphinx dictionary.*zorblax"):
+        check_vocabulary(load_vocabulary(p))
+
+
+def test_normalize_phrase():
+    assert normalize_phrase("  Let's   GO! ") == "let's go"

@@ -1,0 +1,51 @@
+"""Choosing a recognizer by name: the one place an engine is registered.
+
+Adding an engine is one class (implementing CommandRecognizer) and one line in ENGINES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from voicecoach.speech_in.base import CommandRecognizer
+from voicecoach.speech_in.vocabulary import Vocabulary
+
+
+class EngineError(Exception):
+    """An engine can't be made (unknown name, missing model); str() is the one line to show."""
+
+
+def _pocketsphinx(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
+    from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer
+
+    return PocketSphinxRecognizer(vocabulary)
+
+
+def _pocketsphinx_baseline(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
+    from voicecoach.speech_in.pocketsphinx_backend import PlainGrammarBaseline
+
+    return PlainGrammarBaseline(vocabulary)
+
+
+def _vosk(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
+    from voicecoach.speech_in.vosk_backend import VoskRecognizer
+
+    return VoskRecognizer(vocabulary, vosk_model)
+
+
+ENGINES: dict[str, Callable[[Vocabulary, str | None], CommandRecognizer]] = {
+    "pocketsphinx": _pocketsphinx,
+    "vosk": _vosk,
+    "pocketsphinx-baseline": _pocketsphinx_baseline,  # untuned reference, for benchmarks
+}
+USER_ENGINES = ("pocketsphinx", "vosk")
+"""The engines offered to users (`--engine`); the rest exist for measurement."""
+DEFAULT_ENGINE = "pocketsphinx"
+
+
+def make_recognizer(engine: str, vocabulary: Vocabulary, vosk_model: str | None = None) -> CommandRecognizer:
+    """A fresh recognizer for `engine`; EngineError (one clear line) if it can't be made."""
+    factory = ENGINES.get(engine)
+    if factory is None:
+        raise EngineError(f"unknown engine {engine!r} (choose from {', '.join(USER_ENGINES)})")
+    return factory(vocabulary, vosk_model)
