@@ -50,10 +50,16 @@ class EchoCanceller:
         self.X = np.zeros((self.parts, self.bins), np.complex128)
         self.prev_ref = np.zeros(b, np.float64)
         self.power = np.full(self.bins, 1e-6)
+        self._adapted = 0  # blocks adapted with the far end active
         self.echo_level = 0.0
         """Estimated echo power in the last block, before cancellation (linear, float scale)."""
         self.residual_level = 0.0
         """Estimated echo power left after cancellation and suppression."""
+
+    @property
+    def converged(self) -> bool:
+        """Has the filter adapted on ~2 s of playback (enough to trust its echo estimate)?"""
+        return self._adapted >= 2 * 16000 // self.s.block
 
     def process_block(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
         """One block of `settings.block` float samples in, the echo-cancelled block out."""
@@ -73,7 +79,13 @@ class EchoCanceller:
         if far > 1e-7:
             # Double talk: when the error is much larger than the echo estimate, near-end speech
             # (the lifter) is present, and adapting on it would unlearn the echo path.
-            mu = self.s.step * min(1.0, 2.0 * echo_pow / err_pow + 0.05)
+            # During the first ~2 s of playback the filter knows nothing yet (its echo estimate is
+            # ~0), so this test would freeze it: adapt at the full step until it has learned.
+            self._adapted += 1
+            if self._adapted < 2 * 16000 // b:
+                mu = self.s.step
+            else:
+                mu = self.s.step * min(1.0, 2.0 * echo_pow / err_pow + 0.05)
             E = np.fft.rfft(np.concatenate([np.zeros(b), err]))
             grad = (mu * E / (self.power * self.parts + 1e-6))[None, :] * np.conj(self.X)
             w = np.fft.irfft(self.W + grad, 2 * b, axis=1)

@@ -58,10 +58,11 @@ class SphinxSettings:
     threshold: float = 0.05
     """Minimum per-second log-score of the command grammar minus the garbage decoding
     (higher = stricter). Tuned on the corpus's tuning split only."""
-    echo_margin: float = 0.15
+    echo_margin: float = 0.05
     """Added to the threshold, per unit of echo share, while the coach is talking."""
-    echo_ratio_gate: float = 4.0
-    """Mic energy must exceed this multiple of the estimated echo energy to count as speech."""
+    echo_ratio_gate: float = 0.02
+    """While the coach plays, an utterance's energy after cancellation must exceed this share
+    of the echo energy the canceller removed, or it is taken for residual echo."""
 
 
 def _silence_logs() -> None:
@@ -166,6 +167,7 @@ class PocketSphinxRecognizer:
         self._pending_ref = np.zeros(0, np.float32)
         self._frames = 0  # frames consumed: the audio clock
         self._aec: EchoCanceller | None = None
+        self._frame_energy = (0.0, 0.0)
         self._warm = False
         self.trace: list[tuple] | None = None
         """Set to [] to record (time, hypothesis, ratio, frames, echo) per utterance (tuning)."""
@@ -220,29 +222,34 @@ class PocketSphinxRecognizer:
         self._seg_echo = 0.0  # frames where the coach's echo dominated
         self._seg_active = False
         self._seg_audio: list[np.ndarray] = []
+        self._seg_unsure = False
+        self._seg_clean_e = 0.0  # energy left after echo cancellation, while the coach played
+        self._seg_echo_e = 0.0  # energy of the echo the canceller predicted (and removed)
 
     def _frame(self, frame: np.ndarray, ref: np.ndarray) -> list[Detection]:
         self._frames += 1
         echo_share = 0.0
-        if np.any(ref):
-            if self._aec is None:
-                self._aec = EchoCanceller()
+        if self._aec is None and np.any(ref):
+            self._aec = EchoCanceller()  # from the first sound the coach plays, for good
+        if self._aec is not None:
             b = self._aec.s.block
             mic = frame.astype(np.float32) / 32768.0
-            clean = np.concatenate(
-                [self._aec.process_block(mic[k : k + b], ref[k : k + b]) for k in range(0, FRAME, b)]
-            )
-            # How much of what remains could still be echo: the gate raises the bar accordingly.
-            mic_pow = float(np.mean(clean.astype(np.float64) ** 2)) + 1e-12
-            echo_share = min(1.0, self.s.echo_ratio_gate * self._aec.residual_level / mic_pow)
-            frame = (np.clip(clean, -1, 1) * 32767).astype(np.int16)
-        elif self._aec is not None:
-            # Keep the filter's timeline aligned with the stream even while nothing plays.
-            b = self._aec.s.block
-            mic = frame.astype(np.float32) / 32768.0
+            parts, echo_e = [], 0.0
             for k in range(0, FRAME, b):
-                self._aec.process_block(mic[k : k + b], ref[k : k + b])
-
+                parts.append(self._aec.process_block(mic[k : k + b], ref[k : k + b]))
+                echo_e += self._aec.echo_level / (FRAME // b)
+            clean = np.concatenate(parts)
+            clean_e = float(np.mean(clean.astype(np.float64) ** 2)) + 1e-12
+            # Share of this frame the coach's echo (predicted, before cancellation) could explain.
+            echo_share = min(1.0, echo_e / clean_e)
+            self._frame_energy = (clean_e, echo_e)
+            if not self._aec.converged and float(np.mean(ref.astype(np.float64) ** 2)) > 1e-6:
+                # The canceller hasn't learned the room yet: echo can't be told from a lifter,
+                # so speech overlapping the coach is ignored until it has (~2 s of playback).
+                self._seg_unsure = True
+            frame = (np.clip(clean, -1, 1) * 32767).astype(np.int16)
+        clean_e, echo_e = self._frame_energy
+        self._frame_energy = (0.0, 0.0)
         was_in_speech = self._ep.in_speech
         speech = self._ep.process(frame.tobytes())
         if speech is not None:
@@ -252,6 +259,8 @@ class PocketSphinxRecognizer:
             if self._seg_active and not self._seg_too_long:
                 self._seg_frames += 1
                 self._seg_echo += echo_share
+                self._seg_clean_e += clean_e
+                self._seg_echo_e += echo_e
                 if self._seg_frames * 0.03 > self.s.max_speech:
                     # A sentence, not a command: drop it (and save the CPU of decoding it).
                     self._seg_too_long = True
@@ -280,9 +289,12 @@ class PocketSphinxRecognizer:
 
     def _end_segment(self) -> list[Detection]:
         frames, too_long, echo = self._seg_frames, self._seg_too_long, self._seg_echo
+        # Echo gate: with ~15-20 dB of cancellation, what's left of the coach's voice is a few
+        # percent of the echo removed; a lifter speaking over it leaves far more.
+        echo_gated = self._seg_unsure or self._seg_clean_e < self.s.echo_ratio_gate * self._seg_echo_e
         audio = np.concatenate(self._seg_audio) if self._seg_audio else np.zeros(0, np.int16)
         self._reset_segment()
-        if too_long or frames * 0.03 < self.s.min_speech:
+        if too_long or echo_gated or frames * 0.03 < self.s.min_speech:
             return []
         self._decode(audio)
         g, p = self._grammar.hyp(), self._phones.hyp()
@@ -307,7 +319,9 @@ class PocketSphinxRecognizer:
         threshold += self.s.echo_margin * (echo / max(frames, 1))
         if self.trace is not None:
             self.trace.append((self.time, g.hypstr, round(ratio, 3), frames, round(silence, 2), round(echo, 2)))
-        if ratio < threshold or silence > self.s.max_silence:
+        # Over the coach's voice, residual echo around the command is aligned as "silence".
+        max_silence = self.s.max_silence + 0.5 * (echo / max(frames, 1))
+        if ratio < threshold or silence > max_silence:
             return []
         confidence = 1.0 / (1.0 + math.exp(-(ratio - threshold) * 15.0 - 0.5))
         return [Detection(command, g.hypstr, round(confidence, 3), round(self.time, 3))]
