@@ -11,8 +11,8 @@ inside made-up sentences, partial phrases, near-miss and other short words, conv
 coach's cues through a speaker-ish filter and room, and noise alone.
 
 Held-out voices, variants and noise types of scripts/make_command_corpus.py (its SPLIT) are
-never used; the corpus's own text lists aren't either. A tuning-validation split (one voice,
-ten variants, a tenth of the Piper renders) is kept apart for thresholds and metrics.
+never used; the corpus's own text lists aren't either. A tuning-validation split (ten espeak-ng
+variants, a tenth of the Piper renders) is kept apart for thresholds and metrics.
 
 Each shard of clips is one .npz in OUT (embeddings as float16 + JSON metadata); shards that
 exist are skipped, so a rerun (or a resumed run) only computes what is missing.
@@ -64,7 +64,6 @@ def corpus_split() -> dict:
 
 HELDOUT = corpus_split()["heldout"]
 ENGLISH_VOICES = ["en-us", "en-gb", "en-gb-x-rp", "en-gb-x-gbclan"]
-VAL_VOICE = "en-gb-x-gbclan"  # tuning-validation: never trained on
 VAL_VARIANTS = {"m2", "f3", "klatt2", "Alicia", "Gene", "iven2", "max", "steph", "whisperf", "norbert"}
 COACH_VOICE = ("en-us", "")  # pyttsx3 -> espeak-ng default, as the coach speaks
 
@@ -423,7 +422,7 @@ def plan(seed: int, scale: float) -> list[dict]:
         v = ENGLISH_VOICES[rng.integers(len(ENGLISH_VOICES))]
         var = variants[rng.integers(len(variants))]
         assert v not in HELDOUT["voices"] and var not in HELDOUT["variants"]
-        split = "val" if (v == VAL_VOICE or var in VAL_VARIANTS) else "train"
+        split = "val" if var in VAL_VARIANTS else "train"
         return dict(tts="espeak", voice=v, variant=var, rate=int(rng.uniform(100, 230)),
                     pitch=int(rng.uniform(10, 90)), gap=int(rng.choice([0, 0, 0, 1, 2, 4])), split=split)
 
@@ -497,7 +496,7 @@ def build(out: Path, scale: float, seed: int, jobs: int) -> None:
     shards = [specs[a : a + SHARD] for a in range(0, len(specs), SHARD)]
     recipe = dict(version=RECIPE_VERSION, seed=seed, scale=scale, clips=len(specs), shards=len(shards),
                   first_step=first_step(), step_samples=STEP, heldout_excluded=HELDOUT,
-                  val_voice=VAL_VOICE, val_variants=sorted(VAL_VARIANTS),
+                  val_variants=sorted(VAL_VARIANTS),
                   counts={k: sum(s["kind"] == k for s in specs) for k in ("pos", "neg", "coach", "noise")},
                   tts=sorted({s.get("voice", "") for s in specs} - {""}))
     (out / "recipe.json").write_text(json.dumps(recipe, indent=1))
@@ -528,7 +527,10 @@ def load(out: Path) -> tuple[list[np.ndarray], list[dict], dict]:
         e = z["emb"]
         pos = np.concatenate([[0], np.cumsum(z["lengths"])])
         embs += [e[pos[i] : pos[i + 1]] for i in range(len(z["lengths"]))]
-        metas += json.loads(str(z["meta"]))
+        for m in json.loads(str(z["meta"])):
+            if m.get("tts") == "espeak" and m["kind"] in ("pos", "neg"):
+                m["split"] = "val" if m["variant"] in VAL_VARIANTS else "train"  # the current rule
+            metas.append(m)
     return embs, metas, recipe
 
 

