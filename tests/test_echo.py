@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speech_helpers import RATE, needs_espeak, room_echo, run, say, to_int16
+from speech_helpers import RATE, room_echo, run, say, to_int16
 from voicecoach.speech_in.echo import EchoCanceller
 from voicecoach.speech_in.engines import make_recognizer
 from voicecoach.speech_in.vocabulary import load_vocabulary
 
-pytestmark = needs_espeak
 
 # Cues full of command words, as the coach speaks them (espeak-ng en-us, like pyttsx3 does).
 CUES = ["Get ready. Set one of three, ten reps.", "Pause at the top and squeeze.", "Stop.",

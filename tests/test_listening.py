@@ -9,12 +9,11 @@ import pytest
 import soundfile as sf
 import soxr
 
-from speech_helpers import RATE, needs_espeak, say, sequence, to_int16
+from speech_helpers import RATE, say, sequence, to_int16
 from voicecoach.audio_io import AudioError
 from voicecoach.listening import LiveStats, assess, check_mic, detection_json, listen_file, listen_live
 from voicecoach.speech_in.base import Detection
 
-pytestmark = needs_espeak
 
 
 class FakeMic:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speech_helpers import RATE, add_noise, needs_espeak, pink, run, sequence, to_int16
+from speech_helpers import RATE, add_noise, pink, run, sequence, to_int16
 from voicecoach.speech_in.engines import EngineError, make_recognizer
 from voicecoach.speech_in.vocabulary import load_vocabulary
 
-pytestmark = needs_espeak
 
 # One phrase per command: the ones PocketSphinx's model gets from espeak-ng's en-us voice.
 # (It confuses some others with this voice, e.g. "pause" / "slow down": see BENCHMARKS.md.)

@@ -276,3 +276,33 @@ def choose_plan(content: Content, plan_ref: str | None, goal: str, variation: st
         plan = apply_load(load_plan(plan_ref), load)
         return plan if setup else replace(plan, setup=False)
     return plan_from_options(content.goals[goal], variation, load=load, setup=setup, **overrides)
+
+
+def make_voice_recognizer(engine: str, vocabulary_path: Path | None = None, vosk_model: str | None = None):
+    """The command recognizer for `engine`, built before the session so a missing model or a bad
+    vocabulary file stops the program at once with one clear line."""
+    from .speech_in.engines import make_recognizer
+    from .speech_in.vocabulary import load_vocabulary
+
+    return make_recognizer(engine, load_vocabulary(vocabulary_path), vosk_model)
+
+
+def mic_file_commands(path: Path, recognizer, echo_db: float | None = None) -> Callable[[Mixer], CommandSource]:
+    """For `simulate --mic`: the commands recognized in a microphone WAV, any rate or channels."""
+    from .audio_io import read_wav
+    from .mic_commands import MicFileCommands
+    from .speech_in.base import SAMPLE_RATE
+
+    samples = read_wav(path, SAMPLE_RATE)
+    return lambda mixer: MicFileCommands(samples, recognizer, mixer, echo_db)
+
+
+def live_mic_listener(recognizer, device: int | str | None = None) -> Callable:
+    """For `session`: the listening pipeline on the microphone, started once the speaker runs."""
+    from .audio_io import MicSource
+    from .mic_commands import MicListener
+
+    def start(push, mixer: Mixer, now: Callable[[], float]) -> MicListener:
+        return MicListener(MicSource(device=device), recognizer, mixer, now, push).start()
+
+    return start

@@ -16,11 +16,12 @@ from .inputs import parse_script
 from .lessons import practice_lesson
 from .plans import PlanError
 from .program import Load, Tempo
+from .speech_in.engines import DEFAULT_ENGINE, USER_ENGINES, EngineError
 from .speech_out import SpeechError
 
 VARIATIONS = ["barbell", "dumbbell", "bodyweight", "single-leg", "banded"]
 GOALS = ["strength", "hypertrophy", "endurance"]
-USER_ERRORS = (AudioError, SpeechError, ContentError, PlanError, HistoryReportError, OSError, ValueError)
+USER_ERRORS = (AudioError, SpeechError, ContentError, PlanError, HistoryReportError, EngineError, OSError, ValueError)
 """Faults a user can cause or fix: shown as one line, never as a traceback."""
 
 
@@ -79,6 +80,27 @@ def session_options(fn):
     return fn
 
 
+def listening_options(fn):
+    """How commands are heard: the recognizer engine, its model and the vocabulary."""
+    options = [
+        click.option("--engine", type=click.Choice(USER_ENGINES), default=DEFAULT_ENGINE, show_default=True,
+                     help="Command recognizer."),
+        click.option("--vosk-model", envvar="VOICECOACH_VOSK_MODEL", type=click.Path(path_type=Path),
+                     help="Vosk model directory, for --engine vosk (or VOICECOACH_VOSK_MODEL)."),
+        click.option("--vocabulary", type=click.Path(dir_okay=False, path_type=Path), envvar="VOICECOACH_VOCABULARY",
+                     help="An edited copy of the command phrases (default: the shipped commands.toml)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _recognizer(opts: dict):
+    vosk_model = opts.pop("vosk_model")
+    return app.make_voice_recognizer(opts.pop("engine"), opts.pop("vocabulary"),
+                                     str(vosk_model) if vosk_model else None)
+
+
 def _plan_and_content(opts: dict):
     """Content and plan from the shared session options (removed from `opts`)."""
     content = load_content(opts.pop("content_path"))
@@ -115,22 +137,26 @@ def main() -> None:
 
 @main.command()
 @session_options
+@listening_options
 @click.option("--keyboard", is_flag=True, help="Take commands from the keyboard only (no microphone).")
 @click.option("--device", help="Output device (see `voicecoach devices`).")
+@click.option("--mic-device", help="Input device (see `voicecoach devices`).")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Timeline file (default: the user data directory).")
 @user_errors
-def session(keyboard, device, log_path, **opts):
+def session(keyboard, device, mic_device, log_path, **opts):
     """Coach a session on the speakers: setup, sets with tempo counts, rest, summary.
 
-    Every set is saved to your history as it ends; a plan done before starts with last time's
-    result and today's target.
+    Listens for voice commands (the keyboard works too); every set is saved to your history as it
+    ends; a plan done before starts with last time's result and today's target.
     """
+    recognizer = _recognizer(opts)
     content, plan = _plan_and_content(opts)
     history = _history(opts.pop("history_db"), default=True)
     lesson = app.with_progression(content, plan, history)
+    listener = None if keyboard else app.live_mic_listener(recognizer, mic_device)
     result = app.run_live(content, lesson, voice=_voice(opts), keyboard=True if keyboard else None,
-                          output_device=device, log_path=log_path, history=history)
+                          mic_listener_factory=listener, output_device=device, log_path=log_path, history=history)
     _report(result)
 
 
@@ -165,20 +191,73 @@ def _report(result: app.SessionResult) -> None:
               help='Commands at session times, e.g. "6.0:ready,40:pause,52:resume".')
 @click.option("--log", "log_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Timeline as JSON lines.")
+@click.option("--mic", "mic_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="A recording of the lifter (any WAV): the commands recognized in it drive the session.")
+@click.option("--echo", "echo_db", type=click.FloatRange(-60, 0), metavar="DB",
+              help="With --mic: mix the coach's own voice into the microphone at this level (e.g. -12).")
+@listening_options
 @click.option("--practice", "practice_mode", is_flag=True, help="Simulate the beginner practice instead.")
 @user_errors
-def simulate(out_path, script, log_path, practice_mode, **opts):
+def simulate(out_path, script, log_path, mic_path, echo_db, practice_mode, **opts):
     """Run a whole session on a simulated clock, into a WAV file, as fast as the CPU allows.
 
-    Without --commands (or --mic), an autopilot answers "ready" whenever the coach waits.
+    Without --commands or --mic, an autopilot answers "ready" whenever the coach waits.
     History is written only with --history-db.
     """
+    if echo_db is not None and mic_path is None:
+        raise click.UsageError("--echo needs --mic")
+    mic = app.mic_file_commands(mic_path, _recognizer(opts), echo_db) if mic_path else None
     content, plan = _plan_and_content(opts)
     history = _history(opts.pop("history_db"), default=False)
     lesson = practice_lesson(content) if practice_mode else app.with_progression(content, plan, history)
     result = app.simulate(content, lesson, out_path, voice=_voice(opts), script=script, log_path=log_path,
-                          history=history)
+                          history=history, mic_source_factory=mic)
     _report(result)
+
+
+@main.command()
+@click.argument("wav", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@listening_options
+@click.option("--playback", type=click.Path(dir_okay=False, path_type=Path),
+              help="What the coach played over the same span, as an echo reference.")
+@click.option("--device", help="Input device when listening live (see `voicecoach devices`).")
+@user_errors
+def listen(wav, playback, device, **opts):
+    """Print each command recognized in WAV (or live from the microphone) as one JSON line.
+
+    detected_at is the audio time, in seconds from the start, at which the command was committed.
+    """
+    from . import listening
+
+    vosk_model = str(opts["vosk_model"]) if opts["vosk_model"] else None
+    if wav is not None:
+        found = listening.listen_file(wav, opts["engine"], opts["vocabulary"], vosk_model, playback)
+    else:
+        click.echo("Listening (Ctrl-C to stop)...", err=True)
+        stats = listening.LiveStats()
+        found = listening.listen_live(opts["engine"], opts["vocabulary"], vosk_model, device, stats=stats)
+    for detection in found:
+        click.echo(listening.detection_json(detection))
+    if wav is None and stats.overflows:
+        click.echo(f"{stats.overflows} input overflow(s): audio was lost", err=True)
+
+
+@main.command("check-mic")
+@click.option("--seconds", type=click.FloatRange(2, 30), default=4.0, show_default=True)
+@listening_options
+@click.option("--device", help="Input device (see `voicecoach devices`).")
+@user_errors
+def check_mic(seconds, device, **opts):
+    """Record a few seconds: level, noise floor, clipping; then check that "ready" is recognized."""
+    from . import listening
+
+    vosk_model = str(opts["vosk_model"]) if opts["vosk_model"] else None
+    report = listening.check_mic(seconds, opts["engine"], opts["vocabulary"], vosk_model, device,
+                                 prompt=lambda text: click.echo(text, err=True))
+    for line in report.lines():
+        click.echo(line)
+    if report.problems:
+        sys.exit(1)
 
 
 @main.command()
