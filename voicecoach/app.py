@@ -233,7 +233,7 @@ def run_live(content: Content, lesson: Lesson, *, voice: VoiceSettings = VoiceSe
     engine = _build(content, lesson, output, recorder)
     queued = QueuedCommands(clock.now, clock.wake)
     workers = []
-    view = LiveView(lambda: engine.snapshot) if show else None
+    view = LiveView(lambda: engine.snapshot) if show and sys.stderr.isatty() else None
     interrupted = False
     try:
         speaker.start()

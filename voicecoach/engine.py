@@ -362,8 +362,8 @@ class SessionEngine:
     def _close_set(self, now: float, stopped_early: bool) -> None:
         """Write the record of the set in progress (if any) and hand it to history."""
         progress, self._set = self._set, None
-        if progress is None or (stopped_early and not progress.plans):
-            return
+        if progress is None or (stopped_early and progress.reps_done(now) == 0 and not self.pain):
+            return  # a set stopped before its first rep was never done (pain is still worth a record)
         slot, block = progress.slot, progress.slot.block
         tempo = self.tempo_for(block)
         record = SetRecord(
