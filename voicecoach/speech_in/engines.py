@@ -30,7 +30,7 @@ def _pocketsphinx_baseline(vocabulary: Vocabulary, vosk_model: str | None) -> Co
 def _vosk(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
     try:
         from voicecoach.speech_in.vosk_backend import VoskRecognizer
-    except ModuleNotFoundError as exc:  # backend module not written yet, or vosk not installed
+    except ModuleNotFoundError as exc:  # a broken install; a missing `vosk` is reported by the backend itself
         raise EngineError(f"the vosk engine is not available ({exc.name} missing); use --engine pocketsphinx") from None
     return VoskRecognizer(vocabulary, vosk_model)
 

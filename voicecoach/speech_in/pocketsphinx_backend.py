@@ -3,7 +3,7 @@
 A plain grammar maps every sound to some command, so a hypothesis is only accepted when:
 1. the utterance is short and isolated: the endpointer found silence on both sides and the
    speech between lasted at most `max_speech` seconds (a command inside a sentence makes a long
-   segment);
+   segment), and it isn't the coach's own voice (see `segmenter.py`);
 2. the command grammar beats a garbage decoder of the same frames (a loop of common
    non-command words, or the phone loop) by `threshold` per second: a likelihood-ratio test;
 3. the grammar's alignment leaves at most `max_silence` seconds as "silence": a command said
@@ -16,9 +16,9 @@ Each utterance is decoded once it has ended, scaled to a fixed level first.
 The command is committed as soon as the endpointer sees the end of speech (`window` seconds of
 silence), and `detected_at` is that moment in audio time from the stream start.
 
-Audio is consumed in fixed 30 ms frames whatever the chunking, so results are chunk-size
-independent. If the caller passes `playback` (what the coach played over the same span),
-echo is cancelled first and acceptance is stricter while the coach is talking.
+Segmentation, the length gates, echo cancellation and the echo gate are the shared front half
+in `segmenter.py` (30 ms frames whatever the chunking, so results are chunk-size independent);
+while the coach is talking, acceptance here is stricter.
 """
 
 from __future__ import annotations
@@ -30,23 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
-from voicecoach.speech_in.echo import EchoCanceller, to_float
+from voicecoach.speech_in.segmenter import FRAME_S, SegmentSettings, Utterance, UtteranceSegmenter
 from voicecoach.speech_in.vocabulary import Vocabulary
-
-FRAME = 480
-"""Samples per endpointer frame (30 ms); everything downstream works on these."""
 
 
 @dataclass(frozen=True)
 class SphinxSettings:
-    window: float = 0.3
-    """Endpointer decision window (seconds): silence needed to end an utterance."""
-    vad_mode: int = 3
-    """Endpointer VAD aggressiveness 0..3; 3 keeps steady noise (fans) out of speech segments."""
-    min_speech: float = 0.15
-    """Shorter segments are clicks or plates, not words (seconds)."""
-    max_speech: float = 1.6
-    """Longer segments are sentences, not commands (seconds, endpointer padding included)."""
+    segments: SegmentSettings = SegmentSettings()
+    """Segmentation, the length gates and the echo gate (shared with the other backends)."""
     garbage: str = "words"
     """The free decoding a command must beat: "words" (a loop of common non-command words)
     or "phones" (PocketSphinx's phone loop)."""
@@ -60,9 +51,6 @@ class SphinxSettings:
     (higher = stricter). Tuned on the corpus's tuning split only."""
     echo_margin: float = 0.05
     """Added to the threshold, per unit of echo share, while the coach is talking."""
-    echo_ratio_gate: float = 0.02
-    """While the coach plays, an utterance's energy after cancellation must exceed this share
-    of the echo energy the canceller removed, or it is taken for residual echo."""
 
 
 def _silence_logs() -> None:
@@ -161,116 +149,25 @@ class PocketSphinxRecognizer:
             self._phones = ps.Decoder(bestpath=False, **common)
             self._phones.add_jsgf_string("filler", filler_jsgf(vocabulary))
             self._phones.activate_search("filler")
-        self._ep = ps.Endpointer(window=settings.window, vad_mode=settings.vad_mode)
-        assert self._ep.frame_bytes == FRAME * 2
-        self._pending = np.zeros(0, np.int16)
-        self._pending_ref = np.zeros(0, np.float32)
-        self._frames = 0  # frames consumed: the audio clock
-        self._aec: EchoCanceller | None = None
-        self._frame_energy = (0.0, 0.0)
+        self._segmenter = UtteranceSegmenter(settings.segments)
         self._warm = False
         self.trace: list[tuple] | None = None
-        """Set to [] to record (time, hypothesis, ratio, frames, echo) per utterance (tuning)."""
-        self._reset_segment()
+        """Set to [] to record (time, hypothesis, ratio, frames, silence, echo) per utterance (tuning)."""
 
     # -- streaming ---------------------------------------------------------------------------
     def feed(self, samples: np.ndarray, playback: np.ndarray | None = None) -> list[Detection]:
-        samples = np.asarray(samples)
-        if samples.dtype != np.int16:
-            samples = (np.clip(to_float(samples), -1, 1) * 32767).astype(np.int16)
-        if playback is not None:
-            if len(playback) != len(samples):
-                raise ValueError("playback must be as long as samples")
-            ref = to_float(np.asarray(playback))
-        else:
-            ref = np.zeros(len(samples), np.float32)
-        self._pending = np.concatenate([self._pending, samples])
-        self._pending_ref = np.concatenate([self._pending_ref, ref])
-        out: list[Detection] = []
-        n = len(self._pending) // FRAME
-        for i in range(n):
-            frame = self._pending[i * FRAME : (i + 1) * FRAME]
-            ref_frame = self._pending_ref[i * FRAME : (i + 1) * FRAME]
-            out.extend(self._frame(frame, ref_frame))
-        self._pending = self._pending[n * FRAME :]
-        self._pending_ref = self._pending_ref[n * FRAME :]
-        return out
+        return [d for u in self._segmenter.feed(samples, playback) for d in self._recognize(u)]
 
     def flush(self) -> list[Detection]:
-        """End of stream: pad the last partial frame with silence and close any utterance."""
-        out: list[Detection] = []
-        if len(self._pending):
-            pad = FRAME - len(self._pending)
-            out.extend(self.feed(np.zeros(pad, np.int16), np.zeros(pad, np.float32)))
-        # Enough silence for the endpointer to close an utterance still open at the end.
-        silence = np.zeros(FRAME, np.int16)
-        for _ in range(int(self.s.window / 0.03) + 2):
-            if not self._ep.in_speech:
-                break
-            out.extend(self._frame(silence, np.zeros(FRAME, np.float32)))
-        return out
+        """End of stream: close any utterance still open."""
+        return [d for u in self._segmenter.flush() for d in self._recognize(u)]
 
     @property
     def time(self) -> float:
         """Audio seconds consumed so far."""
-        return self._frames * FRAME / SAMPLE_RATE
+        return self._segmenter.time
 
     # -- internals ---------------------------------------------------------------------------
-    def _reset_segment(self) -> None:
-        self._seg_frames = 0
-        self._seg_too_long = False
-        self._seg_echo = 0.0  # frames where the coach's echo dominated
-        self._seg_active = False
-        self._seg_audio: list[np.ndarray] = []
-        self._seg_unsure = False
-        self._seg_clean_e = 0.0  # energy left after echo cancellation, while the coach played
-        self._seg_echo_e = 0.0  # energy of the echo the canceller predicted (and removed)
-
-    def _frame(self, frame: np.ndarray, ref: np.ndarray) -> list[Detection]:
-        self._frames += 1
-        echo_share = 0.0
-        if self._aec is None and np.any(ref):
-            self._aec = EchoCanceller()  # from the first sound the coach plays, for good
-        if self._aec is not None:
-            b = self._aec.s.block
-            mic = frame.astype(np.float32) / 32768.0
-            parts, echo_e = [], 0.0
-            for k in range(0, FRAME, b):
-                parts.append(self._aec.process_block(mic[k : k + b], ref[k : k + b]))
-                echo_e += self._aec.echo_level / (FRAME // b)
-            clean = np.concatenate(parts)
-            clean_e = float(np.mean(clean.astype(np.float64) ** 2)) + 1e-12
-            # Share of this frame the coach's echo (predicted, before cancellation) could explain.
-            echo_share = min(1.0, echo_e / clean_e)
-            self._frame_energy = (clean_e, echo_e)
-            if not self._aec.converged and float(np.mean(ref.astype(np.float64) ** 2)) > 1e-6:
-                # The canceller hasn't learned the room yet: echo can't be told from a lifter,
-                # so speech overlapping the coach is ignored until it has (~2 s of playback).
-                self._seg_unsure = True
-            frame = (np.clip(clean, -1, 1) * 32767).astype(np.int16)
-        clean_e, echo_e = self._frame_energy
-        self._frame_energy = (0.0, 0.0)
-        was_in_speech = self._ep.in_speech
-        speech = self._ep.process(frame.tobytes())
-        if speech is not None:
-            if not was_in_speech and not self._seg_active:
-                self._reset_segment()
-                self._seg_active = True
-            if self._seg_active and not self._seg_too_long:
-                self._seg_frames += 1
-                self._seg_echo += echo_share
-                self._seg_clean_e += clean_e
-                self._seg_echo_e += echo_e
-                if self._seg_frames * 0.03 > self.s.max_speech:
-                    # A sentence, not a command: drop it (and save the CPU of decoding it).
-                    self._seg_too_long = True
-                    self._seg_audio = []
-                else:
-                    self._seg_audio.append(np.frombuffer(speech, np.int16))
-        if self._seg_active and not self._ep.in_speech:
-            return self._end_segment()
-        return []
-
     def _decode(self, audio: np.ndarray) -> None:
         """Decode one whole utterance with both decoders, at a normalized level: the acoustic
         model's features are level-dependent, and a lifter two metres away is quiet."""
@@ -287,23 +184,17 @@ class PocketSphinxRecognizer:
                 dec.end_utt()
         self._warm = True
 
-    def _end_segment(self) -> list[Detection]:
-        frames, too_long, echo = self._seg_frames, self._seg_too_long, self._seg_echo
-        # Echo gate: with ~15-20 dB of cancellation, what's left of the coach's voice is a few
-        # percent of the echo removed; a lifter speaking over it leaves far more.
-        echo_gated = self._seg_unsure or self._seg_clean_e < self.s.echo_ratio_gate * self._seg_echo_e
-        audio = np.concatenate(self._seg_audio) if self._seg_audio else np.zeros(0, np.int16)
-        self._reset_segment()
-        if too_long or echo_gated or frames * 0.03 < self.s.min_speech:
-            return []
-        self._decode(audio)
+    def _recognize(self, utterance: Utterance) -> list[Detection]:
+        """Decode one candidate utterance and apply the rejection tests."""
+        frames, echo = utterance.frames, utterance.echo
+        self._decode(utterance.audio)
         g, p = self._grammar.hyp(), self._phones.hyp()
         if g is None or p is None or not g.hypstr:
             return []
         command = self.vocabulary.command_for(g.hypstr)
         if command is None:
             if self.trace is not None:
-                self.trace.append((self.time, "filler: " + g.hypstr, None, frames, None, None))
+                self.trace.append((utterance.end, "filler: " + g.hypstr, None, frames, None, None))
             return []
         # 10 ms frames the grammar path spent outside the phrase: leftover words, not silence.
         silence = sum(
@@ -313,18 +204,18 @@ class PocketSphinxRecognizer:
         ) * 0.01
         # Scores are scaled likelihoods exp'd by PocketSphinx; their logs compare directly
         # because both decoders saw the same frames with the same acoustic model.
-        ratio = (math.log(max(g.score, 1e-300)) - math.log(max(p.score, 1e-300))) / (frames * 0.03)
+        ratio = (math.log(max(g.score, 1e-300)) - math.log(max(p.score, 1e-300))) / (frames * FRAME_S)
         strictness = self.vocabulary.strictness_of(command)
         threshold = self.s.threshold + (strictness - 1.0) * 0.1
-        threshold += self.s.echo_margin * (echo / max(frames, 1))
+        threshold += self.s.echo_margin * echo
         if self.trace is not None:
-            self.trace.append((self.time, g.hypstr, round(ratio, 3), frames, round(silence, 2), round(echo, 2)))
+            self.trace.append((utterance.end, g.hypstr, round(ratio, 3), frames, round(silence, 2), round(echo * frames, 2)))
         # Over the coach's voice, residual echo around the command is aligned as "silence".
-        max_silence = self.s.max_silence + 0.5 * (echo / max(frames, 1))
+        max_silence = self.s.max_silence + 0.5 * echo
         if ratio < threshold or silence > max_silence:
             return []
         confidence = 1.0 / (1.0 + math.exp(-(ratio - threshold) * 15.0 - 0.5))
-        return [Detection(command, g.hypstr, round(confidence, 3), round(self.time, 3))]
+        return [Detection(command, g.hypstr, round(confidence, 3), round(utterance.end, 3))]
 
 
 class PlainGrammarBaseline:
