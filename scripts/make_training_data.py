@@ -386,9 +386,10 @@ def make_clip(rng, bank: NoiseBank, spec: dict) -> tuple[np.ndarray, dict]:
         t = bank.talk[spec["lead_talk"] % len(bank.talk)]
         gap = int(rng.uniform(0.7, 1.3) * RATE)
         b = pre - gap
-        t = t[-b:] * (rms(u) / rms(t)) * rng.uniform(0.3, 1.0)
-        x[b - len(t) : b] += t
-        meta["lead_end"] = b / RATE
+        if b > int(0.2 * RATE):
+            t = t[-b:] * (rms(u) / rms(t)) * rng.uniform(0.3, 1.0)
+            x[b - len(t) : b] += t
+            meta["lead_end"] = b / RATE
     active = x[np.abs(x) > 1e-4]
     snr = snr_draw(rng) if kind != "coach" else rng.uniform(5, 40)
     nk = NOISES[rng.integers(len(NOISES))] if kind != "coach" else "pink"

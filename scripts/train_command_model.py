@@ -9,8 +9,8 @@
 4. Writes voicecoach/models/command_head.npz (numpy weights: runtime needs no torch) and
    command_head.json (provenance: data recipe, seed, voices, thresholds, validation metrics).
 
-    python scripts/train_command_model.py [--data build/neural_data] [--scale 1.0] [--seed 1234]
-        [--epochs 12] [--skip-data]
+    python scripts/train_command_model.py [--data DIR...] [--data-seeds 1234,99] [--scale 0.5]
+        [--seed 1234] [--epochs 20] [--skip-data]
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ OUT = ROOT / "voicecoach" / "models"
 SPAN = CONTEXT * STEP / 16000 + 0.78  # seconds of audio one window hears
 POS_FROM, POS_TO = 0.08, 0.64  # a phrase's windows end this long after it (s): when to fire
 OTHER = ["speech", "silence"]
+DILATIONS = [int(x) for x in os.environ.get("VC_DILATIONS", "1,2").split(",")]  # conv layers
+CHANNELS = [int(x) for x in os.environ.get("VC_CHANNELS", "96,64").split(",")]
 
 
 def log(t0: float, msg: str) -> None:
@@ -68,7 +70,7 @@ def windows(emb: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return emb[idx]
 
 
-def train(embs, metas, classes, seed: int, epochs: int, t0: float):
+def train(embs, metas, classes, phrase_cmd: dict[str, str], seed: int, epochs: int, t0: float):
     import torch
     from torch import nn
 
@@ -92,19 +94,38 @@ def train(embs, metas, classes, seed: int, epochs: int, t0: float):
     mean, std = flat.mean(0), flat.std(0) + 1e-3
     flat_t = torch.from_numpy((flat - mean) / std)
 
-    model = nn.Sequential(
-        nn.Conv1d(96, 96, 3), nn.ReLU(), nn.Conv1d(96, 64, 3, dilation=2), nn.ReLU(),
-        nn.Flatten(), nn.Dropout(0.2), nn.Linear(64 * (CONTEXT - 6), 128), nn.ReLU(), nn.Dropout(0.2),
-        nn.Linear(128, len(classes)))
-    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+    # Dilated 1-D convolutions over the embedding sequence, then a small dense layer.
+    dil = DILATIONS
+    layers, ch, t_out = [nn.Dropout(0.1)], 96, CONTEXT
+    for d, out_ch in zip(dil, CHANNELS):
+        layers += [nn.Conv1d(ch, out_ch, 3, dilation=d), nn.ReLU()]
+        ch, t_out = out_ch, t_out - 2 * d
+    layers += [nn.Flatten(), nn.Dropout(0.5), nn.Linear(ch * t_out, 128), nn.ReLU(), nn.Dropout(0.5),
+               nn.Linear(128, len(classes))]
+    model = nn.Sequential(*layers)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-2)
     batch = 512
     steps_per_epoch = max(1, len(rows) // batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=epochs * steps_per_epoch)
     # Half of every batch is command windows: they are the minority and the point.
     p = np.where(pos, 0.5 / pos.sum(), 0.5 / (~pos).sum())
-    weight = torch.ones(len(classes))
-    weight[n_cmd:] = 2.0  # a false accept costs more than a miss (the lifter just repeats)
-    lossf = nn.CrossEntropyLoss(weight=weight, label_smoothing=0.05)
+    # The loss is on commands, not phrases: a phrase's probability mass may go to any phrase of
+    # the same command ("pause" / "pause please"), so phrases don't split the data. The head
+    # still has one output per phrase, which names the phrase heard.
+    groups = sorted({phrase_cmd.get(c, c) for c in classes})
+    member = torch.zeros(len(classes), len(groups))
+    for c, k in classes.items():
+        member[k, groups.index(phrase_cmd.get(c, c))] = 1.0
+    to_group = torch.tensor([groups.index(phrase_cmd.get(c, c)) for c in classes])
+    gweight = torch.ones(len(groups))
+    for o in OTHER:
+        gweight[groups.index(o)] = 2.0  # a false accept costs more than a miss (the lifter repeats)
+    nll = nn.NLLLoss(weight=gweight)
+
+    def lossf(logits, y):
+        logp = torch.log_softmax(logits, dim=1)
+        glogp = torch.logsumexp(logp[:, :, None] + torch.log(member[None] + 1e-30), dim=1)
+        return 0.95 * nll(glogp, to_group[y]) - 0.05 * glogp.mean()  # with label smoothing
     offs = torch.arange(-CONTEXT + 1, 1)
     for ep in range(epochs):
         model.train()
@@ -114,7 +135,7 @@ def train(embs, metas, classes, seed: int, epochs: int, t0: float):
             sel = pick[b * batch : (b + 1) * batch]
             r = torch.from_numpy(rows[sel])
             x = flat_t[r[:, None] + offs[None, :]]  # (B, T, 96)
-            x = x + 0.1 * torch.randn_like(x)  # embedding jitter: a cheap extra augmentation
+            x = x + 0.2 * torch.randn_like(x)  # embedding jitter: a cheap extra augmentation
             y = torch.from_numpy(labels[sel])
             loss = lossf(model(x.transpose(1, 2)), y)
             opt.zero_grad()
@@ -125,9 +146,12 @@ def train(embs, metas, classes, seed: int, epochs: int, t0: float):
         log(t0, f"epoch {ep + 1}/{epochs}: loss {tot / steps_per_epoch:.4f}")
     model.eval()
     sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    w = dict(mean=mean.astype(np.float32), std=std.astype(np.float32),
-             c1_w=sd["0.weight"], c1_b=sd["0.bias"], c2_w=sd["2.weight"], c2_b=sd["2.bias"],
-             l1_w=sd["6.weight"], l1_b=sd["6.bias"], l2_w=sd["9.weight"], l2_b=sd["9.bias"])
+    w = dict(mean=mean.astype(np.float32), std=std.astype(np.float32), dilations=np.array(dil))
+    convs = [k[: -len(".weight")] for k in sd if k.endswith(".weight") and sd[k].ndim == 3]
+    dense = [k[: -len(".weight")] for k in sd if k.endswith(".weight") and sd[k].ndim == 2]
+    for i, k in enumerate(convs, start=1):
+        w[f"c{i}_w"], w[f"c{i}_b"] = sd[k + ".weight"], sd[k + ".bias"]
+    (w["l1_w"], w["l1_b"]), (w["l2_w"], w["l2_b"]) = [(sd[k + ".weight"], sd[k + ".bias"]) for k in dense]
     # A bank of last-hidden-layer activations (40 windows per phrase, 3000 others) ships with
     # the head: enrollment re-fits the last layer on it plus the lifter's takes.
     bank_rows = np.concatenate([rng.choice(np.nonzero(labels == k)[0], size=min(40, (labels == k).sum()), replace=False)
@@ -148,102 +172,121 @@ def clip_scores(head: HeadWeights, emb: np.ndarray, commands: list[str]) -> np.n
     return command_scores(head, probs, commands)
 
 
-def validate(head: HeadWeights, embs, metas, commands, phrase_cmd, t0: float) -> dict:
-    """Thresholds and smoothing chosen on the validation split; returns them with the metrics."""
-    val = [i for i, m in enumerate(metas) if m["split"] == "val"]
+def pick_thresholds(neg_max: np.ndarray, hours: float, fa_budget: float) -> np.ndarray:
+    """Per-command thresholds: start at 0.5 and raise, one grid step at a time, the command
+    with the most false accepts on validation negatives until all together make at most
+    `fa_budget` per hour (or every threshold is at 0.98). `neg_max`: (clips, commands) peak
+    scores of each negative clip."""
+    grid = np.round(np.arange(0.5, 0.981, 0.02), 2)
+    level = np.zeros(neg_max.shape[1], int)
+    while True:
+        thr = grid[level]
+        fired = neg_max >= thr
+        # A clip counts once, for the command that crosses its threshold most.
+        first = np.argmax(np.where(fired, neg_max / thr, 0), axis=1)[fired.any(axis=1)]
+        counts = np.bincount(first, minlength=neg_max.shape[1])
+        if counts.sum() / max(hours, 1e-9) <= fa_budget:
+            return thr
+        open_ = level < len(grid) - 1
+        if not open_.any():
+            return thr
+        level[np.argmax(np.where(open_, counts, -1))] += 1
+
+
+def validate(head: HeadWeights, embs, metas, commands, phrase_cmd, t0: float, fa_budget: float) -> dict:
+    """Pick the smoothing and per-command thresholds on the validation split; report metrics.
+
+    Thresholds: see pick_thresholds. A validation positive is right when, in the phrase's
+    clip, the first command to cross its threshold is the right one.
+    """
     f0 = first_step()
-    pos_peak, neg_peak, neg_secs = [], [], 0.0
-    per = {}
-    for i in val:
-        m = metas[i]
-        s = clip_scores(head, embs[i], commands)
-        if len(s) == 0:
+    scored = []
+    for i, m in enumerate(metas):
+        if m["split"] != "val" or len(embs[i]) < CONTEXT:
             continue
+        s = clip_scores(head, embs[i], commands)
         t = (f0 + np.arange(CONTEXT - 1, len(embs[i])) + 1) * STEP / 16000
-        per[i] = (s, t)
-    result = {}
+        scored.append((m, s, t))
+    best = None
     for smooth in (1, 2):
-        pos_hit = {c: [] for c in commands}
-        neg_max = {c: [] for c in commands}
-        lat = []
-        neg_secs = 0.0
-        for i, (s, t) in per.items():
-            if smooth == 2:
-                s = np.vstack([s[:1], (s[1:] + s[:-1]) / 2])
-            m = metas[i]
-            if m["kind"] == "pos":
-                c = commands.index(phrase_cmd[m["label"]])
-                win = (t >= m["start"]) & (t <= m["end"] + 0.9)
-                pos_hit[commands[c]].append((s[win, c].max() if win.any() else 0.0,
-                                             np.delete(s[win], c, axis=1).max() if win.any() else 0.0,
-                                             (t[win], s[win, c], m["end"])))
-            else:
-                neg_secs += len(s) * STEP / 16000
-                for k, c in enumerate(commands):
-                    neg_max[c].append(s[:, k].max())
-        thr = {}
-        for c in commands:
-            negs = np.array(neg_max[c])
-            # Lowest threshold with no false accept of this command on validation negatives,
-            # and never below 0.5 (a command must beat everything else put together).
-            thr[c] = float(min(0.98, max(0.5, (negs.max() if len(negs) else 0) + 0.01)))
-        acc, n, fa = 0, 0, 0
+        sm = [(m, np.vstack([s[:1], (s[1:] + s[:-1]) / 2]) if smooth == 2 else s, t) for m, s, t in scored]
+        negs = [s for m, s, t in sm if m["kind"] != "pos"]
+        neg_secs = sum(len(s) for s in negs) * STEP / 16000
+        thr = pick_thresholds(np.array([s.max(axis=0) for s in negs]), neg_secs / 3600, fa_budget)
         by_snr: dict[str, list[int]] = {}
-        for c in commands:
-            for best, other, (tt, sc, end) in pos_hit[c]:
-                ok = best >= thr[c] and other < min(thr.values())
-                acc += ok
-                n += 1
-                if ok:
-                    lat.append(float(tt[np.argmax(sc >= thr[c])] - end))
-        for i, (s, t) in per.items():
-            m = metas[i]
+        lat = []
+        for m, s, t in sm:
             if m["kind"] != "pos":
                 continue
+            win = (t >= m["start"]) & (t <= m["end"] + 0.9)
+            over = np.nonzero((s[win] >= thr).any(axis=1))[0]
+            ok = False
+            if len(over):
+                first = over[0]
+                k = int(np.argmax(s[win][first] / thr))
+                ok = commands[k] == phrase_cmd[m["label"]]
+                if ok:
+                    lat.append(float(t[win][first] - m["end"]))
             snr = m.get("snr")
             key = "clean" if snr is None else ("<0" if snr < 0 else "0-10" if snr < 10 else "10-20")
-            c = commands.index(phrase_cmd[m["label"]])
-            ss = np.vstack([s[:1], (s[1:] + s[:-1]) / 2]) if smooth == 2 else s
-            win = (t >= m["start"]) & (t <= m["end"] + 0.9)
-            ok = bool(win.any() and ss[win, c].max() >= thr[commands[c]])
             by_snr.setdefault(key, [0, 0])
             by_snr[key][0] += ok
             by_snr[key][1] += 1
-        result[smooth] = dict(smooth=smooth, thresholds=thr, accuracy=acc / max(n, 1), positives=n,
-                              negative_minutes=round(neg_secs / 60, 1),
-                              accuracy_by_snr={k: round(v[0] / v[1], 3) for k, v in sorted(by_snr.items())},
-                              latency_p50=float(np.percentile(lat, 50)) if lat else None,
-                              latency_p95=float(np.percentile(lat, 95)) if lat else None)
-        log(t0, f"validation, smoothing {smooth}: accuracy {acc / max(n, 1):.3f} on {n} clips, "
-                f"by SNR {result[smooth]['accuracy_by_snr']}, latency p50 {result[smooth]['latency_p50']}")
-    best = max(result.values(), key=lambda r: r["accuracy"])
+        n = sum(v[1] for v in by_snr.values())
+        r = dict(smooth=smooth, fa_budget_per_hour=fa_budget, thresholds={c: round(float(x), 3) for c, x in zip(commands, thr)},
+                 accuracy=round(sum(v[0] for v in by_snr.values()) / max(n, 1), 4), positives=n,
+                 negative_minutes=round(neg_secs / 60, 1),
+                 accuracy_by_snr={k: round(v[0] / v[1], 3) for k, v in sorted(by_snr.items())},
+                 latency_p50=round(float(np.percentile(lat, 50)), 3) if lat else None,
+                 latency_p95=round(float(np.percentile(lat, 95)), 3) if lat else None)
+        log(t0, f"validation, smoothing {smooth}: {r}")
+        if best is None or r["accuracy"] > best["accuracy"]:
+            best = r
     return best
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT / "build" / "neural_data"))
-    ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--epochs", type=int, default=12)
+    ap.add_argument("--data", nargs="+", default=[str(ROOT / "build" / f"neural_data{s}") for s in ("", "_s2", "_s3")],
+                    help="cache directories, one per data seed")
+    ap.add_argument("--data-seeds", default="1234,99,7777", help="one data seed per --data directory")
+    ap.add_argument("--scale", type=float, default=0.5, help="data amount per seed (0.5 ~ 10k clips)")
+    ap.add_argument("--seed", type=int, default=1234, help="training seed")
+    ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--fa-budget", type=float, default=10.0,
+                    help="false accepts per hour allowed on validation negatives when picking thresholds")
+    ap.add_argument("--only-thresholds", action="store_true", help="re-pick thresholds of the model in --out")
     ap.add_argument("--skip-data", action="store_true", help="use the cached data as it is")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     t0 = time.time()
-    data_dir = Path(args.data)
-    if not args.skip_data:
-        data.build(data_dir, args.scale, args.seed, args.jobs)
-    embs, metas, recipe = data.load(data_dir)
+    seeds = [int(x) for x in args.data_seeds.split(",")]
+    embs, metas, recipes = [], [], []
+    for d, ds in zip(args.data, seeds):
+        if not args.skip_data:
+            data.build(Path(d), args.scale, ds, args.jobs)
+        e, m, r = data.load(Path(d))
+        embs += e
+        metas += m
+        recipes.append(r)
+    recipe = dict(recipes[0], seed=seeds, clips=sum(r["clips"] for r in recipes),
+                  counts={k: sum(r["counts"][k] for r in recipes) for k in recipes[0]["counts"]})
     log(t0, f"loaded {len(embs)} clips ({sum(len(e) for e in embs)} steps)")
     vocab = load_vocabulary()
     phrases = sorted(vocab.phrases)
     classes = {p: i for i, p in enumerate(phrases)} | {o: len(phrases) + k for k, o in enumerate(OTHER)}
-    w = train(embs, metas, classes, args.seed, args.epochs, t0)
+    if args.only_thresholds:  # keep the trained weights, pick thresholds again
+        from voicecoach.speech_in.neural_backend import load_head
+
+        w = load_head(args.out).arrays
+        w = {k: (v.astype(np.int64) if k == "dilations" else v) for k, v in w.items()}
+    else:
+        w = train(embs, metas, classes, dict(vocab.phrases), args.seed, args.epochs, t0)
     commands = vocab.commands
     head = HeadWeights(arrays=w, classes=list(classes), phrase_command=dict(vocab.phrases),
                        thresholds={}, smooth=1)
-    best = validate(head, embs, metas, commands, dict(vocab.phrases), t0)
+    best = validate(head, embs, metas, commands, dict(vocab.phrases), t0, args.fa_budget)
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -255,7 +298,7 @@ def main() -> None:
         seed=args.seed, epochs=args.epochs, data_recipe=recipe,
         labels=dict(fire_window_after_phrase_end_s=[POS_FROM, POS_TO], other=OTHER),
         validation=best, train_seconds=round(time.time() - t0),
-        command=f"python scripts/train_command_model.py --scale {args.scale} --seed {args.seed} --epochs {args.epochs}",
+        command=f"python scripts/train_command_model.py --scale {args.scale} --data-seeds {args.data_seeds} --seed {args.seed} --epochs {args.epochs}",
         built=time.strftime("%Y-%m-%d"),
     )
     (out / "command_head.json").write_text(json.dumps(prov, indent=1))

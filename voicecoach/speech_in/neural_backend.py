@@ -10,9 +10,9 @@ The head runs in numpy from `voicecoach/models/command_head.npz`; `command_head.
 thresholds and provenance (`scripts/train_command_model.py` rebuilds both).
 
 Echo: when `playback` is given, the shared NLMS canceller (`echo.py`) removes the coach's voice
-first, and while the coach is audible thresholds move closer to 1 (the head was also trained
-on the coach's cues through a speaker as "speech"). Barge-in commands (stop, pause, pain) keep
-more of their sensitivity than the rest.
+first; while the coach is audible only the barge-in commands (stop, pause, pain) can fire,
+with raised thresholds (the head was also trained on the coach's cues through a speaker as
+"speech").
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ class NeuralSettings:
     """The coach counts as audible until this long after its playback goes quiet (s)."""
     echo_floor: float = 1e-4
     """Playback power (float scale) above which the coach is audible."""
-    echo_keep: float = 0.35
-    """While the coach is audible, a threshold keeps this share of its distance to 1."""
-    echo_keep_barge_in: float = 0.7
-    """The same for BARGE_IN commands."""
+    echo_keep_barge_in: float = 0.5
+    """While the coach is audible, a BARGE_IN command's threshold keeps this share of its
+    distance to 1; the other commands can't fire at all until the coach is quiet (its own cues
+    are full of them: "get ready", "slow down", "done")."""
 
 
 @dataclass
@@ -96,8 +96,9 @@ def head_hidden(head: HeadWeights, windows: np.ndarray) -> np.ndarray:
     """(B, CONTEXT, 96) embeddings -> (B, 128) last hidden layer (what enrollment adapts on)."""
     a = head.arrays
     x = (windows - a["mean"]) / a["std"]
-    x = np.maximum(_conv1d(x, a["c1_w"], a["c1_b"]), 0)
-    x = np.maximum(_conv1d(x, a["c2_w"], a["c2_b"], dilation=2), 0)
+    dilations = a.get("dilations", np.array([1, 2]))
+    for i, d in enumerate(dilations, start=1):
+        x = np.maximum(_conv1d(x, a[f"c{i}_w"], a[f"c{i}_b"], dilation=int(d)), 0)
     x = x.transpose(0, 2, 1).reshape(len(x), -1)  # torch flattens (channels, time)
     return np.maximum(x @ a["l1_w"].T + a["l1_b"], 0)
 
@@ -221,8 +222,7 @@ class NeuralRecognizer:
             now = (index + 1) * STEP / SAMPLE_RATE
             thr = self.thresholds
             if now <= self._coach_until:
-                keep = np.where(self.barge_in, self.s.echo_keep_barge_in, self.s.echo_keep)
-                thr = 1 - (1 - thr) * keep
+                thr = np.where(self.barge_in, 1 - (1 - thr) * self.s.echo_keep_barge_in, np.inf)
             self._armed |= scores < thr * 0.5
             k = int(np.argmax(scores / thr))
             if scores[k] >= thr[k] and self._armed[k] and now - self._last_commit >= self.s.refractory:
