@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 CONTEXT = 16
 """Embeddings (80 ms steps) the head looks at."""
+PREFILL = 25 * STEP
+"""Samples of quiet the stream starts with (2 s), not counted in detected_at."""
 BARGE_IN = {"stop", "pause", "pain"}
 """Commands that must still work over the coach's voice."""
 
@@ -138,13 +140,15 @@ class NeuralRecognizer:
 
             self.head = load_enrollment(self.head, None if enrollment is True else Path(enrollment))
         self.s = settings
-        # The user's vocabulary decides which phrases count and for which command; phrases the
-        # head was never trained on can't be heard by this engine (PocketSphinx can).
-        self.phrase_command = {p: c for p, c in vocabulary.phrases.items() if p in self.head.classes}
-        self.unsupported = sorted(set(vocabulary.phrases) - set(self.head.classes))
+        # The head was trained per command (the phrases of one command share its probability
+        # mass), so the user's vocabulary selects commands; a phrase the head never learned,
+        # or learned for another command, can't be heard by this engine (PocketSphinx can).
+        trained = self.head.phrase_command
+        self.unsupported = sorted(p for p, c in vocabulary.phrases.items() if trained.get(p) != c)
         if self.unsupported:
             log.warning("the neural engine can't hear these phrases: %s", ", ".join(self.unsupported))
-        self.commands = sorted(set(self.phrase_command.values()))
+        self.commands = sorted({c for p, c in vocabulary.phrases.items() if trained.get(p) == c})
+        self.phrase_command = {p: c for p, c in trained.items() if c in self.commands}
         self.thresholds = np.array([self._threshold(c, vocabulary.strictness_of(c)) for c in self.commands])
         self.barge_in = np.array([c in BARGE_IN for c in self.commands])
         self._phrase_idx = {c: [k for k, p in enumerate(self.head.classes) if self.phrase_command.get(p) == c]
@@ -160,6 +164,10 @@ class NeuralRecognizer:
         self._ref_buf = np.zeros(0, np.float32)
         self._coach_until = -1e9  # stream time until which the coach counts as audible
         self._ref_samples = 0
+        # The head needs ~2 s of history: start from 2 s of quiet room noise (fixed seed, so
+        # every recognizer starts alike) so a command said right at the start can be heard.
+        quiet = np.random.default_rng(0).standard_normal(PREFILL).astype(np.float32) * 3e-4
+        self._steps(self._emb.feed(quiet))
 
     def _threshold(self, command: str, strictness: float) -> float:
         t = self.head.thresholds.get(command, 0.9)
@@ -179,7 +187,7 @@ class NeuralRecognizer:
     def flush(self) -> list[Detection]:
         # Pad to the next step boundaries with silence: a command said at the very end of
         # the stream still gets the ~0.5 s of quiet the head waits for.
-        pad = np.zeros(STEP * 8 - len(self._emb._pending), np.float32)
+        pad = np.random.default_rng(1).standard_normal(STEP * 8 - len(self._emb._pending)).astype(np.float32) * 3e-4
         if self._mode == "echo":
             return self._steps(self._emb.feed(self._cancel(pad, np.zeros_like(pad))))
         return self._steps(self._emb.feed(pad))
@@ -219,7 +227,7 @@ class NeuralRecognizer:
                 self._recent.pop(0)
             p = np.mean(self._recent, axis=0)
             scores = np.array([p[self._phrase_idx[c]].sum() for c in self.commands])
-            now = (index + 1) * STEP / SAMPLE_RATE
+            now = ((index + 1) * STEP - PREFILL) / SAMPLE_RATE
             thr = self.thresholds
             if now <= self._coach_until:
                 thr = np.where(self.barge_in, 1 - (1 - thr) * self.s.echo_keep_barge_in, np.inf)

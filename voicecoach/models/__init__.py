@@ -1,0 +1,1 @@
+"""Trained models shipped with voicecoach (see command_head.json)."""
