@@ -211,7 +211,7 @@ class PocketSphinxRecognizer:
         if self.trace is not None:
             self.trace.append((utterance.end, g.hypstr, round(ratio, 3), frames, round(silence, 2), round(echo * frames, 2)))
         # Over the coach's voice, residual echo around the command is aligned as "silence".
-        max_silence = self.s.max_silence + 0.5 * echo
+        max_silence = self.s.max_silence + 0.5 * echo + utterance.preroll
         if ratio < threshold or silence > max_silence:
             return []
         confidence = 1.0 / (1.0 + math.exp(-(ratio - threshold) * 15.0 - 0.5))
