@@ -35,12 +35,19 @@ def _vosk(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
     return VoskRecognizer(vocabulary, vosk_model)
 
 
+def _neural(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
+    from voicecoach.speech_in.neural_backend import make_neural_recognizer
+
+    return make_neural_recognizer(vocabulary, vosk_model)
+
+
 ENGINES: dict[str, Callable[[Vocabulary, str | None], CommandRecognizer]] = {
     "pocketsphinx": _pocketsphinx,
     "vosk": _vosk,
+    "neural": _neural,  # the issue-6 recognizer: better in noise, more false accepts (BENCHMARKS.md)
     "pocketsphinx-baseline": _pocketsphinx_baseline,  # untuned reference, for benchmarks
 }
-USER_ENGINES = ("pocketsphinx", "vosk")
+USER_ENGINES = ("pocketsphinx", "neural", "vosk")
 """The engines offered to users (`--engine`); the rest exist for measurement."""
 DEFAULT_ENGINE = "pocketsphinx"
 
