@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import functools
 import io
-import shutil
 import subprocess
 
 import numpy as np
-import pytest
 import soundfile as sf
 import soxr
 
 RATE = 16000
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 
 
 @functools.lru_cache(maxsize=None)

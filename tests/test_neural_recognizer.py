@@ -11,14 +11,12 @@ import json
 import numpy as np
 import pytest
 
-from speech_helpers import RATE, add_noise, needs_espeak, rms, say, sequence
+from speech_helpers import RATE, add_noise, rms, say, sequence
 from voicecoach.speech_in.embedding import StreamingEmbedder, embed_clip
 from voicecoach.speech_in.neural_backend import (
     NeuralRecognizer, default_model_dir, load_head, make_neural_recognizer)
 from voicecoach.speech_in.vocabulary import load_vocabulary
 
-pytest.importorskip("onnxruntime")
-pytestmark = needs_espeak
 
 HELDOUT_VOICE = "en-us-nyc+f4"  # held out by scripts/make_command_corpus.py: never trained on
 ONE_PHRASE = {"ready": "ready", "done": "done", "pause": "pause", "resume": "resume", "stop": "stop",

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
-from voicecoach.speech_in.segmenter import FRAME_S, SegmentSettings, Utterance, UtteranceSegmenter
+from voicecoach.speech_in.segmenter import FRAME_S, SegmentedRecognizer, SegmentSettings, Utterance, UtteranceSegmenter
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 
@@ -122,7 +122,7 @@ def check_vocabulary(vocabulary: Vocabulary) -> None:
     vocabulary.check_words(lambda w: w in known, "PocketSphinx dictionary (CMUdict)")
 
 
-class PocketSphinxRecognizer:
+class PocketSphinxRecognizer(SegmentedRecognizer):
     """Streaming CommandRecognizer over PocketSphinx 5 with rejection and echo handling.
 
     `playback`, when given, may be int16 or float32 in [-1, 1]; it must be the samples the coach
@@ -153,19 +153,6 @@ class PocketSphinxRecognizer:
         self._warm = False
         self.trace: list[tuple] | None = None
         """Set to [] to record (time, hypothesis, ratio, frames, silence, echo) per utterance (tuning)."""
-
-    # -- streaming ---------------------------------------------------------------------------
-    def feed(self, samples: np.ndarray, playback: np.ndarray | None = None) -> list[Detection]:
-        return [d for u in self._segmenter.feed(samples, playback) for d in self._recognize(u)]
-
-    def flush(self) -> list[Detection]:
-        """End of stream: close any utterance still open."""
-        return [d for u in self._segmenter.flush() for d in self._recognize(u)]
-
-    @property
-    def time(self) -> float:
-        """Audio seconds consumed so far."""
-        return self._segmenter.time
 
     # -- internals ---------------------------------------------------------------------------
     def _decode(self, audio: np.ndarray) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicecoach.speech_in.base import SAMPLE_RATE
+from voicecoach.speech_in.base import SAMPLE_RATE, Detection
 from voicecoach.speech_in.echo import EchoCanceller, GateSettings, ResidualEchoGate, to_float
 
 FRAME = 480
@@ -242,3 +242,25 @@ class UtteranceSegmenter:
         )
         self._reset_segment()
         return [utterance] if keep else []
+
+
+class SegmentedRecognizer:
+    """The streaming half shared by backends that decode whole utterances: audio goes through an
+    UtteranceSegmenter, and each utterance it closes goes to the backend's `_recognize`."""
+
+    _segmenter: UtteranceSegmenter
+
+    def _recognize(self, utterance: Utterance) -> list[Detection]:
+        raise NotImplementedError
+
+    def feed(self, samples: np.ndarray, playback: np.ndarray | None = None) -> list[Detection]:
+        return [d for u in self._segmenter.feed(samples, playback) for d in self._recognize(u)]
+
+    def flush(self) -> list[Detection]:
+        """End of stream: close any utterance still open."""
+        return [d for u in self._segmenter.flush() for d in self._recognize(u)]
+
+    @property
+    def time(self) -> float:
+        """Audio seconds consumed so far."""
+        return self._segmenter.time

@@ -38,7 +38,7 @@ import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
 from voicecoach.speech_in.engines import EngineError
-from voicecoach.speech_in.segmenter import SegmentSettings, Utterance, UtteranceSegmenter
+from voicecoach.speech_in.segmenter import SegmentedRecognizer, SegmentSettings, Utterance, UtteranceSegmenter
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 ENV_VAR = "VOICECOACH_VOSK_MODEL"
@@ -224,7 +224,7 @@ def interpret_result(
     return Detection(command, text, round(confidence, 3), round(at, 3))
 
 
-class VoskRecognizer:
+class VoskRecognizer(SegmentedRecognizer):
     """Streaming CommandRecognizer over a Vosk model directory (see the module docstring).
 
     `playback`, when given, may be int16 or float32 in [-1, 1]; it must be the samples the coach
@@ -259,17 +259,6 @@ class VoskRecognizer:
         self.trace: list[tuple[float, dict]] | None = None
         """Set to [] to record (time, Vosk's final result) per decoded utterance (tuning, tests)."""
 
-    def feed(self, samples: np.ndarray, playback: np.ndarray | None = None) -> list[Detection]:
-        return [d for u in self._segmenter.feed(samples, playback) for d in self._recognize(u)]
-
-    def flush(self) -> list[Detection]:
-        """End of stream: close any utterance still open."""
-        return [d for u in self._segmenter.flush() for d in self._recognize(u)]
-
-    @property
-    def time(self) -> float:
-        """Audio seconds consumed so far."""
-        return self._segmenter.time
 
     def _recognize(self, utterance: Utterance) -> list[Detection]:
         # The whole utterance in one call, then FinalResult (which also resets the recognizer
