@@ -76,7 +76,8 @@ def command_stream():
 
 TARGET_NOT_MET = pytest.mark.xfail(
     reason="issue 6 target not reached yet: the shipped head generalizes poorly to unseen voices "
-           "(see command_head.json / scripts/eval_neural.py)", strict=False)
+           "(see command_head.json / scripts/eval_neural.py); strict, so reaching it fails here until "
+           "the marker is removed", strict=True)
 
 
 @pytest.mark.parametrize("voice", ["en-gb", "en-gb-scotland"])
@@ -184,15 +185,23 @@ def test_stop_after_the_coach_heard(vocab):
     assert [d.command for d in dets] == ["stop"], dets
 
 
-@TARGET_NOT_MET
-def test_coach_echo_rejected_and_barge_in_stop_heard(vocab):
+def _coach_echo():
     cues = ["Get ready. Set one of three, ten reps.", "Pause at the top and squeeze.",
             "Slow down on the way down.", "Last rep. Done. Rack the bar.", "Say stop to end the session."]
     play = np.concatenate([np.concatenate([say(c) * 0.2, np.zeros(int(0.5 * RATE), np.float32)]) for c in cues])
     play = np.concatenate([np.zeros(RATE, np.float32), play, np.zeros(RATE, np.float32)])
     mic = _echo(play) + 1e-3 * np.random.default_rng(1).standard_normal(len(play)).astype(np.float32)
-    ref = (play * 32767).astype(np.int16)
+    return mic, (play * 32767).astype(np.int16)
+
+
+def test_coach_echo_rejected(vocab):
+    mic, ref = _coach_echo()
     assert run(NeuralRecognizer(vocab, enrollment=False), mic, playback=ref) == []
+
+
+@TARGET_NOT_MET
+def test_barge_in_stop_heard_over_the_coach(vocab):
+    mic, ref = _coach_echo()
 
     stop = say("stop", HELDOUT_VOICE)
     at = int(4.0 * RATE)  # over the second cue
