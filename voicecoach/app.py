@@ -141,7 +141,8 @@ def _finish(engine: SessionEngine, recorder: _Recorder, now: float, interrupted:
 
 
 def _stderr(line: str) -> None:
-    sys.stderr.write(f"\r\033[K{line}\n")
+    """A line on stderr; on a terminal it first clears the live view's status line."""
+    sys.stderr.write(("\r\033[K" if sys.stderr.isatty() else "") + line + "\n")
 
 
 def simulate(content: Content, lesson: Lesson | Plan, out_path: Path, *, voice: VoiceSettings = VoiceSettings(),
