@@ -242,6 +242,31 @@ def listen(wav, playback, device, **opts):
         click.echo(f"{stats.overflows} input overflow(s): audio was lost", err=True)
 
 
+@main.command()
+@click.option("--takes", type=click.IntRange(1, 10), default=3, show_default=True, help="Recordings per command.")
+@click.option("--seconds", type=click.FloatRange(1, 10), default=2.5, show_default=True, help="Length of each.")
+@click.option("--device", help="Input device (see `voicecoach devices`).")
+@click.option("--from-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help='Use recordings instead of the microphone: PHRASE-N.wav, e.g. "slow-down-2.wav".')
+@click.option("--remove", is_flag=True, help="Forget the enrollment: back to the shipped model.")
+@user_errors
+def enroll(takes, seconds, device, from_dir, remove):
+    """Adapt the neural recognizer (--engine neural) to your voice: say each command a few times."""
+    from . import listening
+    from .speech_in.enrollment import enroll as adapt_to, remove_enrollment
+
+    if remove:
+        click.echo("Enrollment removed." if remove_enrollment() else "There was no enrollment.")
+        return
+    phrases = listening.enrollment_phrases()
+    if from_dir:
+        recorded = listening.takes_from_dir(from_dir, phrases, takes)
+    else:
+        recorded = listening.record_takes(phrases, takes, seconds, device, prompt=lambda t: click.echo(t, err=True))
+    path = adapt_to(recorded)
+    click.echo(f"Enrolled {len(phrases)} commands x {takes} takes: {path} (remove with `voicecoach enroll --remove`)")
+
+
 @main.command("check-mic")
 @click.option("--seconds", type=click.FloatRange(2, 30), default=4.0, show_default=True)
 @listening_options

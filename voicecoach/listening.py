@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicecoach.audio_io import read_wav  # raises AudioError: one line for the user
+from voicecoach.audio_io import AudioError, read_wav  # AudioError: one line for the user
 from voicecoach.speech_in.base import SAMPLE_RATE, CommandRecognizer, Detection
 from voicecoach.speech_in.engines import DEFAULT_ENGINE, make_recognizer
 from voicecoach.speech_in.vocabulary import Vocabulary, load_vocabulary
@@ -200,3 +200,52 @@ def check_mic(
         return MicReport(0.0, -120.0, -120.0, 0.0, int(getattr(mic, "overflows", 0)), [],
                          ["the microphone delivered no audio: check the device (`voicecoach devices`)"])
     return assess(samples, int(getattr(mic, "overflows", 0)), heard)
+
+
+# -- enroll ----------------------------------------------------------------------------------
+def enrollment_phrases(vocabulary: Vocabulary | str | Path | None = None) -> list[str]:
+    """The phrase the lifter records for each command: the first of its phrases the neural model knows."""
+    from voicecoach.speech_in.neural_backend import load_head
+
+    vocab = vocabulary if isinstance(vocabulary, Vocabulary) else load_vocabulary(vocabulary)
+    known = set(load_head().classes)
+    first: dict[str, str] = {}
+    for phrase, command in vocab.phrases.items():
+        if phrase in known:
+            first.setdefault(command, phrase)
+    return list(first.values())
+
+
+def take_file_name(phrase: str, n: int) -> str:
+    """`--from-dir` layout: "slow down", take 2 -> "slow-down-2.wav"."""
+    return f"{phrase.replace(' ', '-')}-{n}.wav"
+
+
+def takes_from_dir(directory: Path, phrases: list[str], takes: int) -> dict[str, list[np.ndarray]]:
+    """Recorded takes from WAV files named by take_file_name(); AudioError names a missing file."""
+    return {p: [read_wav(Path(directory) / take_file_name(p, n), SAMPLE_RATE) for n in range(1, takes + 1)]
+            for p in phrases}
+
+
+def record_takes(phrases: list[str], takes: int, seconds: float, device: int | str | None = None,
+                 prompt: Callable[[str], None] = print,
+                 mic_factory: Callable[[int | str | None], object] = _default_mic) -> dict[str, list[np.ndarray]]:
+    """Ask for each phrase `takes` times and record `seconds` of audio for each."""
+    mic = mic_factory(device)
+    recorded: dict[str, list[np.ndarray]] = {p: [] for p in phrases}
+    mic.start()
+    try:
+        for phrase in phrases:
+            for n in range(1, takes + 1):
+                prompt(f'Say "{phrase}" ({n}/{takes})')
+                blocks, got = [], 0.0
+                while got < seconds:
+                    block = mic.read(timeout=1.0)
+                    if block is None:
+                        raise AudioError("the microphone delivered no audio: check the device (`voicecoach devices`)")
+                    blocks.append(block)
+                    got += len(block) / SAMPLE_RATE
+                recorded[phrase].append(np.concatenate(blocks))
+    finally:
+        mic.stop()
+    return recorded

@@ -1,0 +1,40 @@
+"""`voicecoach enroll` from recordings: the adaptation is stored in the user data dir and removable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import soundfile as sf
+
+from speech_helpers import RATE, add_noise, say
+from voicecoach.listening import enrollment_phrases, take_file_name
+
+VOICECOACH = [sys.executable, "-m", "voicecoach.cli"]
+
+
+def test_enroll_from_recordings_then_remove(tmp_path):
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    for phrase in enrollment_phrases():
+        for n, speed in enumerate((130, 170), start=1):
+            x = np.concatenate([np.zeros(4000, np.float32), say(phrase, "en-gb-scotland", speed) * 0.05,
+                                np.zeros(4000, np.float32)])
+            sf.write(str(takes / take_file_name(phrase, n)), add_noise(x, 25, seed=n), RATE)
+    env = dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data"))
+    out = subprocess.run(VOICECOACH + ["enroll", "--from-dir", str(takes), "--takes", "2"],
+                         capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    stored = list((tmp_path / "data").rglob("neural_enrollment.npz"))
+    assert len(stored) == 1 and str(stored[0]) in out.stdout
+    out = subprocess.run(VOICECOACH + ["enroll", "--remove"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and "removed" in out.stdout and not stored[0].exists()
+
+
+def test_missing_recording_is_one_line(tmp_path):
+    out = subprocess.run(VOICECOACH + ["enroll", "--from-dir", str(tmp_path), "--takes", "1"],
+                         capture_output=True, text=True, env=dict(os.environ, XDG_DATA_HOME=str(tmp_path / "d")))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "ready-1.wav" in out.stderr
