@@ -185,23 +185,9 @@ def test_stop_after_the_coach_heard(vocab):
     assert [d.command for d in dets] == ["stop"], dets
 
 
-def _coach_echo():
-    cues = ["Get ready. Set one of three, ten reps.", "Pause at the top and squeeze.",
-            "Slow down on the way down.", "Last rep. Done. Rack the bar.", "Say stop to end the session."]
-    play = np.concatenate([np.concatenate([say(c) * 0.2, np.zeros(int(0.5 * RATE), np.float32)]) for c in cues])
-    play = np.concatenate([np.zeros(RATE, np.float32), play, np.zeros(RATE, np.float32)])
-    mic = _echo(play) + 1e-3 * np.random.default_rng(1).standard_normal(len(play)).astype(np.float32)
-    return mic, (play * 32767).astype(np.int16)
-
-
-def test_coach_echo_rejected(vocab):
-    mic, ref = _coach_echo()
-    assert run(NeuralRecognizer(vocab, enrollment=False), mic, playback=ref) == []
-
-
 @TARGET_NOT_MET
 def test_barge_in_stop_heard_over_the_coach(vocab):
-    mic, ref = _coach_echo()
+    mic, ref = _coach_session()
 
     stop = say("stop", HELDOUT_VOICE)
     at = int(4.0 * RATE)  # over the second cue
