@@ -47,9 +47,8 @@ BENCH_ENGINES = {
 SNR_ORDER = ["clean", "20", "10", "5", "0"]
 
 
-def run_file(engine: str, vocab, path: Path, playback: Path | None, vosk_model: str | None):
-    """Stream one WAV through a fresh recognizer; returns (detections, cpu seconds, audio seconds)."""
-    rec = make_recognizer(engine, vocab, vosk_model)
+def stream(rec, path: Path, playback: Path | None):
+    """Stream one WAV through `rec` in CHUNK steps; returns (detections, cpu seconds, audio seconds)."""
     x = read_wav(path)
     ref = read_wav(playback) if playback else None
     dets = []
@@ -60,8 +59,13 @@ def run_file(engine: str, vocab, path: Path, playback: Path | None, vosk_model: 
     return dets, time.process_time() - t, len(x) / 16000
 
 
-def score_positive(items, dets):
-    """Per clip: (right?, latency or None)."""
+def run_file(engine: str, vocab, path: Path, playback: Path | None, vosk_model: str | None):
+    """Stream one WAV through a fresh recognizer of `engine`."""
+    return stream(make_recognizer(engine, vocab, vosk_model), path, playback)
+
+
+def score_clips(items, dets):
+    """Per clip: (right?, latency or None, the clip, the detections within it)."""
     out = []
     for k, it in enumerate(items):
         lo = it["start"]
@@ -69,8 +73,13 @@ def score_positive(items, dets):
         here = [d for d in dets if lo <= d.detected_at < hi]
         right = [d for d in here if d.command == it["command"]]
         ok = bool(right) and all(d.command == it["command"] for d in here)
-        out.append((ok, right[0].detected_at - it["end"] if ok else None))
+        out.append((ok, right[0].detected_at - it["end"] if ok else None, it, here))
     return out
+
+
+def score_positive(items, dets):
+    """Per clip: (right?, latency or None)."""
+    return [(ok, latency) for ok, latency, _, _ in score_clips(items, dets)]
 
 
 def bench_engine(label, engine, vocab, corpus, manifest, splits, vosk_model, jobs=2):

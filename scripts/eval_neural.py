@@ -20,7 +20,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -34,33 +33,15 @@ import numpy as np  # noqa: E402
 from voicecoach.audio_io import read_wav  # noqa: E402
 from voicecoach.speech_in.neural_backend import NeuralRecognizer  # noqa: E402
 from voicecoach.speech_in.vocabulary import load_vocabulary  # noqa: E402
+from bench_commands import score_clips, stream  # noqa: E402  (the benchmark's own streaming and scoring)
 
-CHUNK = 1600  # 100 ms, as the benchmark and a live microphone feed
 SNRS = ["clean", "20", "10", "5", "0"]
 
 
 def run_file(path: str, playback: str | None, model_dir: str | None):
     rec = NeuralRecognizer(load_vocabulary(), model_dir=model_dir, enrollment=False)
-    x = read_wav(path)
-    ref = read_wav(playback) if playback else None
-    dets = []
-    t = time.process_time()
-    for a in range(0, len(x), CHUNK):
-        dets += rec.feed(x[a : a + CHUNK], None if ref is None else ref[a : a + CHUNK])
-    dets += rec.flush()
-    return dets, time.process_time() - t, len(x) / 16000, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-
-def score(items, dets):
-    out = []
-    for k, it in enumerate(items):
-        lo = it["start"]
-        hi = items[k + 1]["start"] if k + 1 < len(items) else float("inf")
-        here = [d for d in dets if lo <= d.detected_at < hi]
-        right = [d for d in here if d.command == it["command"]]
-        ok = bool(right) and all(d.command == it["command"] for d in here)
-        out.append((ok, right[0].detected_at - it["end"] if ok else None, it, here))
-    return out
+    dets, cpu, seconds = stream(rec, Path(path), Path(playback) if playback else None)
+    return dets, cpu, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def evaluate(corpus: Path, model_dir: str | None, jobs: int) -> dict:
@@ -85,7 +66,7 @@ def evaluate(corpus: Path, model_dir: str | None, jobs: int) -> dict:
         sp = f["split"]
         if f["kind"] == "positive":
             snr = "clean" if f["snr"] is None else str(int(f["snr"]))
-            for ok, l, it, here in score(f["items"], dets):
+            for ok, l, it, here in score_clips(f["items"], dets):
                 acc[(sp, snr)][0] += ok
                 acc[(sp, snr)][1] += 1
                 by_cmd[(sp, it["command"])][0] += ok
