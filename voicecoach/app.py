@@ -213,7 +213,7 @@ def run_live(content: Content, lesson: Lesson, *, voice: VoiceSettings = VoiceSe
     `mic_listener_factory(push, mixer, now)` starts the listening pipeline, which calls
     push(command, source, text, confidence) for each command; it returns an object with stop().
     """
-    from .audio_io import SpeakerSink
+    from .audio_devices import SpeakerSink
     from .display import LiveView
     from .inputs import KeyboardReader, QueuedCommands, key_help
 
@@ -300,7 +300,7 @@ def mic_file_commands(path: Path, recognizer, echo_db: float | None = None) -> C
 
 def live_mic_listener(recognizer, device: int | str | None = None) -> Callable:
     """For `session`: the listening pipeline on the microphone, started once the speaker runs."""
-    from .audio_io import MicSource
+    from .audio_devices import MicSource
     from .mic_commands import MicListener
 
     def start(push, mixer: Mixer, now: Callable[[], float]) -> MicListener:

@@ -323,7 +323,7 @@ def history(limit, csv_path, plot_path, history_db):
 @user_errors
 def devices():
     """List the sound devices."""
-    from .audio_io import describe_devices
+    from .audio_devices import describe_devices
 
     click.echo(describe_devices())
 

@@ -68,7 +68,7 @@ class LiveStats:
 
 
 def _default_mic(device: int | str | None):
-    from voicecoach.audio_io import MicSource
+    from voicecoach.audio_devices import MicSource
 
     return MicSource(device=device, rate=SAMPLE_RATE)
 
