@@ -1,20 +1,36 @@
 #!/usr/bin/env python3
 """Build the labelled voice-command corpus that scripts/bench_commands.py measures engines on.
 
-Positives: every vocabulary phrase from several espeak-ng voices/variants, rates, pitches and
-word gaps, at random offsets and levels, over pink noise, babble, fan, music, clanking plates
-and a drum beat, at clean, 20, 10, 5 and 0 dB SNR. Negatives: coaching sentences full of
-command words (from the hip-thrust guide), conversation, short non-command words, the coach's
-own cues echoed into the mic (with the playback reference saved beside them), and noise alone.
+Three splits, fixed and written into manifest.json:
+- tuning: espeak-ng voices/variants and noise types that may be used to tune any engine.
+- heldout: other espeak-ng voices/variants and other noise types (plates, a drum beat); never
+  used for training or tuning. Issue 6's targets are judged on it. At least 2 h of negatives.
+- heldout-other: the same held-out noise types, spoken by OTHER SYNTHESIZERS (flite: kal, awb,
+  rms, slt, kal16; festival: kal_diphone, ked_diphone, cmu_us_slt_arctic_hts). It measures
+  generalization beyond espeak-ng. flite and festival must NEVER be used for training or tuning
+  (the manifest says so too); keep them out of scripts/make_training_data.py.
 
-Split (fixed, written into manifest.json): TUNING voices/noises may be used to tune any engine;
-HELD-OUT voices and noise types must never be, and are reported separately.
+Positives: every vocabulary phrase rendered several times (voice, rate, pitch, word gap), at
+random offsets and levels, over the split's noise types at clean, 20, 10, 5 and 0 dB SNR.
+Negatives (per split, from the split's own voices and text files): coaching text full of
+command words (the hip-thrust guide and the coach's lines in voicecoach/data/guide.toml),
+conversation, short non-command words and plain English prose from Debian's `fortunes`, as
+sentences with pauses over clean/noisy backgrounds; continuous read speech (fortunes read on
+with short pauses); the coach's own cues echoed into the mic (with the playback reference saved
+beside them); and noise alone (gym noise, music, fan...).
 
-Layout: OUT/manifest.json and OUT/{tuning,heldout}/*.wav (16 kHz mono int16). Each WAV is a
-stream of 3 s clips; the manifest gives every clip's label and the phrase's start/end times,
-so one recognizer instance streams a whole file (as it would a session).
+Text partition: guide sentences, coach lines and conversation are dealt to the splits by index
+(i % 3); each split reads its own fortune files (FORTUNES below). The fortune files listed in
+TRAINING_FORTUNES are the neural recognizer's training negatives and are never used here.
 
-    python scripts/make_command_corpus.py [OUT] [--small] [--seed 7]
+Needs (Debian): espeak-ng, flite, festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts,
+fortunes (/usr/share/games/fortunes), and the hip-thrust guide (GUIDE).
+
+Layout: OUT/manifest.json and OUT/{tuning,heldout,heldout-other}/*.wav (16 kHz mono int16).
+Each positive WAV is a stream of 3 s clips; the manifest gives every clip's label and the
+phrase's start/end times, so one recognizer instance streams a whole file (as in a session).
+
+    python scripts/make_command_corpus.py [OUT] [--small] [--seed 7] [--jobs 1]
 """
 
 from __future__ import annotations
@@ -22,9 +38,13 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,8 +60,12 @@ RATE = 16000
 CLIP = 3.0  # seconds per positive clip; the phrase ends >= 1.2 s before the clip's end
 SNRS: list[float | None] = [None, 20.0, 10.0, 5.0, 0.0]  # None = clean
 GUIDE = Path("/work/shared/guide/hip-thrust-guide.txt")
+GUIDE_TOML = ROOT / "voicecoach" / "data" / "guide.toml"
+FORTUNE_DIR = Path("/usr/share/games/fortunes")
+SPLITS = ["tuning", "heldout", "heldout-other"]
 
-# Voices are (espeak-ng voice, variant). The two sets share neither language voice nor variant.
+# Voices are (espeak-ng voice, variant). tuning and heldout share neither language voice nor
+# variant; heldout-other uses other synthesizers only. scripts/make_training_data.py reads this.
 SPLIT = {
     "tuning": {
         "voices": ["en-us", "en-gb", "en-gb-x-rp"],
@@ -53,7 +77,31 @@ SPLIT = {
         "variants": ["f1", "m1", "f4", "m5", "Andrea", "klatt3", "Annie", "Mike"],
         "noises": ["plates", "beat"],
     },
+    "heldout-other": {  # never for training or tuning: how generalization beyond espeak-ng is measured
+        "synths": [["flite", v] for v in ("kal", "awb", "rms", "slt", "kal16")]
+                  + [["festival", v] for v in ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")],
+        "noises": ["plates", "beat"],
+    },
 }
+# Fortune files used as benchmark negatives, one set per split (plain prose lines, 4-30 words).
+FORTUNES = {
+    "tuning": ["medicine", "men-women", "miscellaneous", "news", "paradoxum", "perl", "pets",
+               "pratchett", "translate-me"],
+    "heldout": ["people", "politics", "science", "songs-poems", "sports"],
+    "heldout-other": ["platitudes", "riddles", "startrek", "tao", "wisdom", "work", "zippy"],
+}
+TRAINING_FORTUNES = {  # the neural recognizer's training negatives: never in this corpus
+    "art", "ascii-art", "computers", "cookie", "debian", "definitions", "disclaimer", "drugs",
+    "education", "ethnic", "food", "fortunes", "goedel", "humorists", "kids", "knghtbrd", "law",
+    "linux", "linuxcookie", "literature", "love", "magic"}
+assert not TRAINING_FORTUNES & {f for fs in FORTUNES.values() for f in fs}
+SIZES = {  # (renders per phrase, minutes of negatives) per split; --small for smoke runs
+    "full": {"tuning": (3, 40), "heldout": (3, 120), "heldout-other": (3, 40)},
+    "small": {"tuning": (1, 3), "heldout": (1, 3), "heldout-other": (1, 2)},
+}
+# Shares of a split's negative minutes: sentences with pauses, continuous read speech, the
+# coach's echo, noise alone.
+NEG_SHARES = {"speech": 0.55, "read": 0.20, "coach_echo": 0.15, "noise": 0.10}
 
 COACH_VOICE = ("en-us", "")  # what the coach itself speaks with (pyttsx3 -> espeak-ng)
 COACH_CUES = [
@@ -102,6 +150,53 @@ def trim(x: np.ndarray) -> np.ndarray:
 
 def rms(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12)
+
+
+def _read_resampled(data: bytes | str) -> np.ndarray:
+    x, sr = sf.read(io.BytesIO(data) if isinstance(data, bytes) else data, dtype="float32", always_2d=True)
+    x = x.mean(axis=1)
+    return (soxr.resample(x, sr, RATE) if sr != RATE else x).astype(np.float32)
+
+
+def flite(text: str, voice: str, stretch: float) -> np.ndarray:
+    """Synthesize with flite (held-out-other only); float32 mono at 16 kHz."""
+    with tempfile.TemporaryDirectory() as d:
+        out = Path(d) / "x.wav"
+        subprocess.run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch:.2f}", "-t", text,
+                        "-o", str(out)], check=True, capture_output=True)
+        return _read_resampled(str(out))
+
+
+def festival(text: str, voice: str, stretch: float) -> np.ndarray:
+    """Synthesize with festival's text2wave (held-out-other only); float32 mono at 16 kHz."""
+    with tempfile.TemporaryDirectory() as d:
+        src, out = Path(d) / "x.txt", Path(d) / "x.wav"
+        src.write_text(text, encoding="utf-8")
+        subprocess.run(["text2wave", str(src), "-o", str(out), "-eval", f"(voice_{voice})",
+                        "-eval", f"(Parameter.set 'Duration_Stretch {stretch:.2f})"], check=True, capture_output=True)
+        return _read_resampled(str(out))
+
+
+def synth(text: str, v: dict) -> np.ndarray:
+    """Render `text` with the voice description `v` (see render_voice); trimmed, float32, 16 kHz."""
+    if v["synth"] == "espeak-ng":
+        x = espeak(text, v["voice"], v["variant"], v["rate"], v["pitch"], v["gap"])
+    elif v["synth"] == "flite":
+        x = flite(text, v["voice"], v["stretch"])
+    else:
+        x = festival(text, v["voice"], v["stretch"])
+    return trim(x)
+
+
+def check_tools(splits) -> None:
+    need = {"espeak-ng": "espeak-ng"}
+    if "heldout-other" in splits:
+        need |= {"flite": "flite", "text2wave": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"}
+    missing = [pkg for tool, pkg in need.items() if shutil.which(tool) is None]
+    if not FORTUNE_DIR.is_dir():
+        missing.append("fortunes")
+    if missing:
+        sys.exit(f"make_command_corpus: missing tools; install the Debian packages: {' '.join(missing)}")
 
 
 # ---- synthetic noises --------------------------------------------------------------------
@@ -221,22 +316,95 @@ def conv(x, h):
 
 
 # ---------------------------------------------------------------------------------------------
-def render_voice(rng, voices):
+def render_voice(rng, split: str) -> dict:
+    """A random voice of `split`: synthesizer, voice and its rate/pitch/gap (or duration stretch)."""
+    s = SPLIT[split]
+    if "synths" in s:
+        syn, v = s["synths"][rng.integers(len(s["synths"]))]
+        return dict(synth=syn, voice=v, stretch=round(float(rng.uniform(0.85, 1.2)), 2))
+    voices = voice_list(split)
     v, var = voices[rng.integers(len(voices))]
-    return dict(voice=v, variant=var, rate=int(rng.uniform(130, 195)), pitch=int(rng.uniform(25, 75)),
-                gap=int(rng.choice([0, 0, 1, 3])))
+    return dict(synth="espeak-ng", voice=v, variant=var, rate=int(rng.uniform(130, 195)),
+                pitch=int(rng.uniform(25, 75)), gap=int(rng.choice([0, 0, 1, 3])))
 
 
 def voice_list(split: str):
+    """espeak-ng (voice, variant) pairs of a split; for heldout-other, the babble fallback is unused."""
     s = SPLIT[split]
-    return [(v, var) for v in s["voices"] for var in s["variants"]]
+    return [(v, var) for v in s.get("voices", []) for var in s.get("variants", [])]
+
+
+def sentences(text: str) -> list[str]:
+    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
+    return [" ".join(p.replace("•", " ").split()) for p in parts]
 
 
 def guide_sentences() -> list[str]:
-    import re
     text = GUIDE.read_text(encoding="utf-8") if GUIDE.exists() else ""
-    parts = re.split(r"(?<=[.!?])\s+|\n+", text)
-    return [" ".join(p.replace("•", " ").split()) for p in parts if 25 <= len(p.strip()) <= 220]
+    return [s for s in sentences(text) if 25 <= len(s) <= 220]
+
+
+def coach_lines() -> list[str]:
+    """Every sentence the coach itself says in voicecoach/data/guide.toml (full of command words)."""
+    out: list[str] = []
+
+    def walk(v):
+        if isinstance(v, str):
+            out.extend(s for s in sentences(v) if len(s.split()) >= 2 and "{" not in s)
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    walk(tomllib.loads(GUIDE_TOML.read_text(encoding="utf-8")))
+    return sorted(set(out))
+
+
+PROSE = re.compile(r"^[A-Z][A-Za-z ,';:-]*[a-z][.?!]$")
+
+
+def fortune_sentences(names: list[str]) -> list[str]:
+    """Plain English prose sentences of 4-30 words from Debian's fortune files `names`."""
+    out = []
+    for name in names:
+        assert name not in TRAINING_FORTUNES, name
+        text = (FORTUNE_DIR / name).read_text(encoding="utf-8", errors="replace")
+        for entry in text.split("\n%\n"):
+            for s in sentences(" ".join(entry.split())):
+                if PROSE.match(s) and 4 <= len(s.split()) <= 30:
+                    out.append(s)
+    return out
+
+
+def fortune_paragraphs(names: list[str]) -> list[str]:
+    """Fortune entries whose every sentence is plain prose: read aloud as continuous speech."""
+    out = []
+    for name in names:
+        text = (FORTUNE_DIR / name).read_text(encoding="utf-8", errors="replace")
+        for entry in text.split("\n%\n"):
+            ss = sentences(" ".join(entry.split()))
+            if len(ss) >= 2 and all(PROSE.match(s) and len(s.split()) <= 30 for s in ss):
+                out.append(" ".join(ss))
+    return out
+
+
+def deal(items: list, split: str) -> list:
+    """The split's share of a shared text list (every third item), so splits never share text."""
+    k = SPLITS.index(split)
+    return [x for i, x in enumerate(items) if i % 3 == k]
+
+
+def text_pools(split: str) -> dict[str, list[str]]:
+    fs = fortune_sentences(FORTUNES[split])
+    return {"guide": deal(guide_sentences(), split), "coach_text": deal(coach_lines(), split),
+            "conversation": deal(CONVERSATION, split), "short": SHORT_OTHER, "fortune": fs,
+            "read": fortune_paragraphs(FORTUNES[split]) or fs}
+
+
+# Kind of non-command sentence -> probability in the sentence streams.
+SPEECH_MIX = {"fortune": 0.40, "guide": 0.20, "coach_text": 0.20, "conversation": 0.10, "short": 0.10}
 
 
 def write(path: Path, x: np.ndarray) -> None:
@@ -244,44 +412,89 @@ def write(path: Path, x: np.ndarray) -> None:
     sf.write(str(path), (np.clip(x, -1, 1) * 32767).astype(np.int16), RATE, subtype="PCM_16")
 
 
-def build(out: Path, small: bool, seed: int) -> dict:
+def level(x: np.ndarray, rng) -> np.ndarray:
+    """Speech at -26..-40 dBFS RMS: a lifter (or a talker) two metres from a laptop mic."""
+    return (x * (0.1 / max(rms(x), 1e-9)) * 10 ** (rng.uniform(-20, -6) / 20)).astype(np.float32)
+
+
+def mix_at(speech: np.ndarray, noise: np.ndarray, snr: float | None) -> np.ndarray:
+    """SNR over the speech itself (active samples), not over the whole stream; None = clean."""
+    if snr is None:
+        return speech + noise * 10 ** (-70 / 20)  # "clean": a -70 dBFS floor, not digital zero
+    active = speech[np.abs(speech) > 1e-4]
+    return speech + noise * rms(active) / 10 ** (snr / 20)
+
+
+def normalized(x: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(x))) if len(x) else 0.0
+    return x * 0.99 / peak if peak > 0.99 else x
+
+
+class Progress:
+    """Elapsed time and an ETA from the seconds of audio written so far out of the planned total."""
+
+    def __init__(self, total_seconds: float):
+        self.t0, self.total, self.done = time.time(), total_seconds, 0.0
+
+    def __call__(self, msg: str, seconds: float = 0.0) -> None:
+        self.done += seconds
+        el = time.time() - self.t0
+        f = min(self.done / self.total, 1.0) if self.total else 1.0
+        eta = f" ETA {el * (1 - f) / f / 60:.1f} min" if 0 < f < 1 else ""
+        print(f"[{el / 60:5.1f} min, {100 * f:3.0f}%{eta}] {msg}", file=sys.stderr, flush=True)
+
+
+def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | None = None) -> dict:
+    splits = splits or SPLITS
+    check_tools(splits)
     vocab = load_vocabulary()
     phrases = sorted(vocab.phrases.items())
-    rng = np.random.default_rng(seed)
-    manifest: dict = {"seed": seed, "rate": RATE, "clip_seconds": CLIP, "split": SPLIT,
-                      "coach_voice": list(COACH_VOICE), "small": small, "files": []}
-    guide = guide_sentences()
-    renders = {"tuning": 1 if small else 4, "heldout": 1 if small else 3}
-    neg_minutes = {"tuning": 3 if small else 20, "heldout": 2 if small else 12}
-    t0 = time.time()
-    pool = ThreadPoolExecutor(2)  # espeak-ng runs as a subprocess: two at a time on two cores
+    sizes = SIZES["small" if small else "full"]
+    manifest: dict = {
+        "seed": seed, "rate": RATE, "clip_seconds": CLIP, "split": SPLIT, "fortunes": FORTUNES,
+        "coach_voice": list(COACH_VOICE), "small": small, "sizes": {s: sizes[s] for s in splits},
+        "note": "heldout and heldout-other are never to be used for training or tuning; the "
+                "synthesizers of heldout-other (flite, festival) are never to be used for training "
+                "or tuning at all: they measure generalization beyond espeak-ng.",
+        "files": []}
+    plan = 0.0
+    for split in splits:
+        n_noise = len(SPLIT[split]["noises"])
+        plan += len(phrases) * sizes[split][0] * CLIP * (1 + n_noise * (len(SNRS) - 1)) + sizes[split][1] * 60
+    progress = Progress(plan)
+    pool = ThreadPoolExecutor(max(1, jobs))  # synthesizers run as subprocesses: `jobs` at a time
 
-    def progress(msg):
-        print(f"[{time.time() - t0:6.1f}s] {msg}", file=sys.stderr, flush=True)
+    def render_all(texts_voices):
+        return list(pool.map(lambda tv: synth(tv[0], tv[1]), texts_voices))
 
-    for split in ("tuning", "heldout"):
+    for si, split in enumerate(splits):
+        renders, neg_minutes = sizes[split]
         voices = voice_list(split)
         noises = SPLIT[split]["noises"]
-        srng = np.random.default_rng([seed, 0 if split == "tuning" else 1])
+        srng = np.random.default_rng([seed, SPLITS.index(split)])
+        pools = text_pools(split)
+        babble_texts = pools["guide"] + pools["conversation"] + pools["fortune"][:200]
+
+        def noise_of(kind, n):
+            return make_noise(kind, srng, n, voices, babble_texts)
+
         # --- positives: render each phrase several times, then mix per noise and SNR
-        jobs = []
-        for phrase, command in phrases:
-            for _ in range(renders[split]):
-                jobs.append((phrase, command, render_voice(srng, voices)))
-        utts = list(pool.map(lambda j: trim(espeak(j[0], **{k: j[2][k] for k in ("voice", "variant", "rate", "pitch", "gap")})), jobs))
+        jobs_ = [(phrase, command, render_voice(srng, split)) for phrase, command in phrases for _ in range(renders)]
+        utts = render_all([(p, v) for p, _, v in jobs_])
         progress(f"{split}: synthesized {len(utts)} positive utterances")
-        order = srng.permutation(len(jobs))
+        order = srng.permutation(len(jobs_))
+        n_clip = int(CLIP * RATE)
+        total = n_clip * len(jobs_)
         for noise in noises:
-            n_clip = int(CLIP * RATE)
-            total = n_clip * len(jobs)
-            noise_track = make_noise(noise, srng, total, voices, guide + CONVERSATION)
+            noise_track = noise_of(noise, total)
             for snr in SNRS:
+                if noise != noises[0] and snr is None:
+                    continue  # clean is the same for every noise type: keep one copy
                 speech = np.zeros(total, np.float32)
                 items = []
                 for slot, j in enumerate(order):
-                    phrase, command, voice = jobs[j]
-                    # Speech at -26..-40 dBFS RMS: a lifter two metres from a laptop mic.
-                    u = utts[j] * (0.1 / max(rms(utts[j]), 1e-9)) * 10 ** (srng.uniform(-20, -6) / 20)
+                    phrase, command, voice = jobs_[j]
+                    u = level(utts[j], srng)
                     latest = n_clip - len(u) - int(1.2 * RATE)
                     off = int(srng.uniform(0.3 * RATE, max(0.3 * RATE + 1, latest)))
                     a = slot * n_clip + off
@@ -289,72 +502,63 @@ def build(out: Path, small: bool, seed: int) -> dict:
                     items.append(dict(command=command, phrase=phrase, start=round(a / RATE, 3),
                                       end=round((a + len(u)) / RATE, 3), clip_start=slot * CLIP,
                                       clip_end=(slot + 1) * CLIP, **voice))
-                if snr is None:
-                    mix = speech + noise_track * 10 ** (-70 / 20)  # "clean": a -70 dBFS floor, not digital zero
-                    tag = "clean"
-                else:
-                    # SNR over the speech itself (active samples), not over the whole stream.
-                    active = speech[np.abs(speech) > 1e-4]
-                    mix = speech + noise_track * rms(active) / 10 ** (snr / 20)
-                    tag = f"{int(snr)}dB"
-                if noise != noises[0] and snr is None:
-                    continue  # clean is the same for every noise type: keep one copy
+                tag = "clean" if snr is None else f"{int(snr)}dB"
                 name = f"{split}/pos_{'clean' if snr is None else noise}_{tag}.wav"
-                peak = np.max(np.abs(mix))
-                if peak > 0.99:
-                    mix = mix * 0.99 / peak
-                write(out / name, mix)
+                write(out / name, normalized(mix_at(speech, noise_track, snr)))
                 manifest["files"].append(dict(path=name, kind="positive", split=split,
                                               noise=None if snr is None else noise, snr=snr, items=items))
-            progress(f"{split}: positives over {noise} at {len(SNRS)} SNRs")
+                progress(f"{split}: positives {name}", total / RATE)
 
-        # --- negatives: non-command speech streams, each over one noise type (or clean)
-        texts = [("guide", s) for s in guide] + [("conversation", s) for s in CONVERSATION] + \
-                [("short", s) for s in SHORT_OTHER] + [("coach_text", s) for s in COACH_CUES]
-        target = neg_minutes[split] * 60
-        conds = [(None, None)] + [(nz, s) for nz in noises for s in (20.0, 10.0)]
-        per_cond = target * 0.75 / len(conds)
-        for ci, (noise, snr) in enumerate(conds):
-            picks = []
-            dur = 0.0
-            while dur < per_cond:
-                kind, text = texts[srng.integers(len(texts))]
-                picks.append((kind, text, render_voice(srng, voices)))
-                dur += 0.07 * len(text) + 1.2 if kind != "short" else 1.5
-            clips = list(pool.map(lambda p: trim(espeak(p[1], **{k: p[2][k] for k in ("voice", "variant", "rate", "pitch", "gap")})), picks))
+        # --- negatives 1: non-command sentences with pauses, over clean and noisy backgrounds
+        def sentence_stream(seconds: float, kinds: dict[str, float], gaps: tuple[float, float]):
+            """Synthesize picks (in batches) until `seconds` of audio; returns (stream, items)."""
+            names, probs = list(kinds), np.array(list(kinds.values()))
             stream, items, pos = [], [], 0
-            for (kind, text, voice), c in zip(picks, clips):
-                gap = np.zeros(int(srng.uniform(0.4, 2.0) * RATE), np.float32)
-                c = c * (0.1 / rms(c)) * 10 ** (srng.uniform(-20, -6) / 20)
-                stream += [gap, c.astype(np.float32)]
-                items.append(dict(kind=kind, text=text, start=round((pos + len(gap)) / RATE, 3),
-                                  end=round((pos + len(gap) + len(c)) / RATE, 3), **voice))
-                pos += len(gap) + len(c)
-            speech = np.concatenate(stream + [np.zeros(RATE, np.float32)])
-            if noise is None:
-                mix, tag = speech, "clean"
-            else:
-                nt = make_noise(noise, srng, len(speech), voices, guide + CONVERSATION)
-                active = speech[np.abs(speech) > 1e-4]
-                mix, tag = speech + nt * rms(active) / 10 ** (snr / 20), f"{noise}_{int(snr)}dB"
-            name = f"{split}/neg_speech_{tag}.wav"
-            write(out / name, mix * min(1.0, 0.99 / np.max(np.abs(mix))))
-            manifest["files"].append(dict(path=name, kind="negative", split=split, noise=noise, snr=snr,
-                                          seconds=round(len(mix) / RATE, 2), items=items))
-        progress(f"{split}: non-command speech negatives")
+            while pos < seconds * RATE:
+                picks = []
+                for _ in range(max(1, min(32, int((seconds - pos / RATE) / 8)))):  # batches, small near the end
+                    kind = names[srng.choice(len(names), p=probs / probs.sum())]
+                    picks.append((kind, str(pools[kind][srng.integers(len(pools[kind]))]), render_voice(srng, split)))
+                for (kind, text, voice), c in zip(picks, render_all([(t, v) for _, t, v in picks])):
+                    gap = np.zeros(int(srng.uniform(*gaps) * RATE), np.float32)
+                    c = level(c, srng)
+                    stream += [gap, c]
+                    items.append(dict(kind=kind, text=text, start=round((pos + len(gap)) / RATE, 3),
+                                      end=round((pos + len(gap) + len(c)) / RATE, 3), **voice))
+                    pos += len(gap) + len(c)
+            return np.concatenate(stream + [np.zeros(RATE, np.float32)]), items
 
-        # --- the coach's own cues echoed into the mic (reference saved for echo cancellation)
-        cue_secs = target * 0.15
-        coach, ref_items, pos, dur = [], [], 0, 0.0
-        while dur < cue_secs:
-            text = COACH_CUES[srng.integers(len(COACH_CUES))]
-            c = trim(espeak(text, COACH_VOICE[0], COACH_VOICE[1], 165, 50, 0))
+        target = neg_minutes * 60
+        for neg_kind, kinds, gaps, conds in (
+            ("speech", SPEECH_MIX, (0.4, 2.0), [(None, None)] + [(nz, s) for nz in noises for s in (20.0, 10.0)]),
+            ("read", {"read": 1.0}, (0.15, 0.6), [(None, None)] + [(nz, 15.0) for nz in noises]),
+        ):
+            per_cond = target * NEG_SHARES[neg_kind] / len(conds)
+            for noise, snr in conds:
+                speech, items = sentence_stream(per_cond, kinds, gaps)
+                tag = "clean" if noise is None else f"{noise}_{int(snr)}dB"
+                mix = mix_at(speech, noise_of(noise, len(speech)), snr) if noise else speech
+                name = f"{split}/neg_{neg_kind}_{tag}.wav"
+                write(out / name, normalized(mix))
+                manifest["files"].append(dict(path=name, kind="negative", category="speech", neg_kind=neg_kind,
+                                              split=split, noise=noise, snr=snr,
+                                              seconds=round(len(mix) / RATE, 2), items=items))
+                progress(f"{split}: negatives {name} ({len(mix) / RATE / 60:.1f} min)", len(mix) / RATE)
+
+        # --- negatives 2: the coach's own cues echoed into the mic (reference saved for echo cancellation)
+        cues = COACH_CUES + pools["coach_text"]
+        cache: dict[str, np.ndarray] = {}
+        coach, ref_items, pos = [], [], 0
+        while pos < target * NEG_SHARES["coach_echo"] * RATE:
+            text = cues[srng.integers(len(cues))]
+            if text not in cache:
+                cache[text] = trim(espeak(text, COACH_VOICE[0], COACH_VOICE[1], 165, 50, 0))
+            c = cache[text]
             gap = np.zeros(int(srng.uniform(0.3, 1.5) * RATE), np.float32)
             coach += [gap, c * (0.25 / rms(c))]
             ref_items.append(dict(kind="coach_cue", text=text, start=round((pos + len(gap)) / RATE, 3),
                                   end=round((pos + len(gap) + len(c)) / RATE, 3)))
             pos += len(gap) + len(c)
-            dur = pos / RATE
         playback = np.concatenate(coach + [np.zeros(RATE, np.float32)]).astype(np.float32)
         mic = np.zeros_like(playback)
         # Vary level (-6..-20 dB) and delay (10..80 ms) per 20 s section, like a moved laptop.
@@ -364,30 +568,45 @@ def build(out: Path, small: bool, seed: int) -> dict:
             ir = room_ir(srng, srng.uniform(10, 80))
             e = conv(seg, ir) * 10 ** (srng.uniform(-20, -6) / 20)
             mic[a : a + sec] = e[a - max(0, a - RATE) :][: len(mic[a : a + sec])]
-        floor = make_noise(noises[0], srng, len(mic), voices, CONVERSATION) * 10 ** (-50 / 20)
-        mic = mic + floor
+        mic = mic + noise_of(noises[0], len(mic)) * 10 ** (-50 / 20)
         write(out / f"{split}/neg_coach_echo.wav", mic)
         write(out / f"{split}/neg_coach_echo.playback.wav", playback)
-        manifest["files"].append(dict(path=f"{split}/neg_coach_echo.wav", kind="negative", split=split,
-                                      noise="coach_echo", snr=None, seconds=round(len(mic) / RATE, 2),
+        manifest["files"].append(dict(path=f"{split}/neg_coach_echo.wav", kind="negative", category="coach_echo",
+                                      neg_kind="coach_echo", split=split, noise="coach_echo", snr=None,
+                                      seconds=round(len(mic) / RATE, 2),
                                       playback=f"{split}/neg_coach_echo.playback.wav", items=ref_items))
-        progress(f"{split}: coach echo negatives")
+        progress(f"{split}: negatives coach echo ({len(mic) / RATE / 60:.1f} min)", len(mic) / RATE)
 
-        # --- noise alone
-        per_noise = target * 0.10 / len(noises)
+        # --- negatives 3: noise alone (gym noise, music, ...)
         for noise in noises:
-            n = int(per_noise * RATE)
-            x = make_noise(noise, srng, n, voices, guide + CONVERSATION) * 10 ** (srng.uniform(-30, -15) / 20)
-            write(out / f"{split}/neg_noise_{noise}.wav", x * min(1.0, 0.99 / np.max(np.abs(x))))
-            manifest["files"].append(dict(path=f"{split}/neg_noise_{noise}.wav", kind="negative", split=split,
-                                          noise=noise, snr=None, seconds=round(n / RATE, 2), items=[]))
-        progress(f"{split}: noise-alone negatives")
+            n = int(target * NEG_SHARES["noise"] / len(noises) * RATE)
+            x = noise_of(noise, n) * 10 ** (srng.uniform(-30, -15) / 20)
+            write(out / f"{split}/neg_noise_{noise}.wav", normalized(x))
+            manifest["files"].append(dict(path=f"{split}/neg_noise_{noise}.wav", kind="negative", category="noise",
+                                          neg_kind="noise", split=split, noise=noise, snr=None,
+                                          seconds=round(n / RATE, 2), items=[]))
+            progress(f"{split}: negatives noise alone ({noise})", n / RATE)
 
+    manifest["summary"] = summary(manifest)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    neg = sum(f.get("seconds", 0) for f in manifest["files"] if f["kind"] == "negative")
-    pos = sum(len(f["items"]) for f in manifest["files"] if f["kind"] == "positive")
-    progress(f"done: {pos} positive clips, {neg / 60:.1f} min of negatives -> {out}")
+    progress(f"done -> {out}\n{json.dumps(manifest['summary'], indent=1)}")
     return manifest
+
+
+def summary(manifest: dict) -> dict:
+    """Positives per split and SNR, minutes of negatives per split and kind."""
+    out: dict = {}
+    for f in manifest["files"]:
+        s = out.setdefault(f["split"], {"positives": {}, "negative_minutes": {}})
+        if f["kind"] == "positive":
+            snr = "clean" if f["snr"] is None else f"{int(f['snr'])} dB"
+            s["positives"][snr] = s["positives"].get(snr, 0) + len(f["items"])
+        else:
+            k = f.get("neg_kind", "speech")
+            s["negative_minutes"][k] = round(s["negative_minutes"].get(k, 0) + f["seconds"] / 60, 1)
+    for s in out.values():
+        s["negative_minutes"]["total"] = round(sum(s["negative_minutes"].values()), 1)
+    return out
 
 
 def main() -> None:
@@ -395,8 +614,10 @@ def main() -> None:
     ap.add_argument("out", nargs="?", default="corpus", help="output directory (git-ignored)")
     ap.add_argument("--small", action="store_true", help="a quick corpus for smoke runs")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--jobs", type=int, default=1, help="synthesizer processes run at once")
+    ap.add_argument("--splits", default=",".join(SPLITS), help=f"comma-separated, from {', '.join(SPLITS)}")
     args = ap.parse_args()
-    build(Path(args.out), args.small, args.seed)
+    build(Path(args.out), args.small, args.seed, args.jobs, [s.strip() for s in args.splits.split(",")])
 
 
 if __name__ == "__main__":
