@@ -1,16 +1,29 @@
 #!/usr/bin/env python3
-"""Measure command recognizers on the corpus from scripts/make_command_corpus.py.
+"""Measure every command recognizer on the corpus from scripts/make_command_corpus.py, in one run.
 
-For each engine: accuracy per SNR (tuning and held-out splits separately), false accepts per
-hour of negative audio, latency after the end of the phrase (p50, p95) and real-time factor on
-one core (median of --timing-runs runs). Prints a markdown table and writes it under
-"## Command recognition" in BENCHMARKS.md (other sections are left alone).
+For each engine and each split of the corpus (tuning, heldout, heldout-other; the held-out ones
+were never used for training or tuning and get their own tables): accuracy per SNR, false
+accepts per hour of negative audio (split into non-command speech / the coach's echo / noise
+alone), latency after the end of the phrase (p50, p95), accuracy per noise type and, for the
+held-out splits, per command. Then what each engine costs: CPU (real-time factor on one core:
+CPU seconds per audio second over the whole pass; every file is streamed by one single-threaded
+process), peak memory (ru_maxrss of a fresh process that imports the engine and streams 2 min
+of audio with it alone: Python, numpy, soundfile and the engine's code and models; the same
+process without an engine is given for reference) and install size (the engine's Python
+packages with their own requirements, minus what the bare process already loads, plus model
+files it opens; measured from the installed files).
 
 A positive clip counts as right when the expected command is detected between the phrase's
 start and the next phrase's start and no other command is. Latency = detected_at - phrase end.
+Every detection in a negative file is a false accept. Recognizers run with an empty user data
+directory, so no `voicecoach enroll` adaptation is used.
 
-    python scripts/bench_commands.py [CORPUS] [--engines voicecoach-pocketsphinx,baseline]
-        [--vosk-model DIR] [--split tuning|heldout|all] [--no-write]
+Prints markdown and writes it under "## Command recognition" in BENCHMARKS.md (the
+"## Neural command recognizer" section becomes a pointer to it; other sections are left alone).
+
+    python scripts/bench_commands.py [CORPUS] [--engines LIST] [--vosk-model DIR]
+        [--split all|tuning|heldout|heldout-other] [--jobs 1] [--json OUT] [--no-write]
+        [--neural-model-dir DIR]
 """
 
 from __future__ import annotations
@@ -19,9 +32,10 @@ import argparse
 import json
 import os
 import platform
-import statistics
+import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -34,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from voicecoach.audio_io import read_wav  # noqa: E402
-from voicecoach.speech_in.engines import make_recognizer  # noqa: E402
+from voicecoach.speech_in.engines import EngineError, make_recognizer  # noqa: E402
 from voicecoach.speech_in.vocabulary import load_vocabulary  # noqa: E402
 
 CHUNK = 1600  # 100 ms, what a live mic loop delivers
@@ -42,11 +56,16 @@ CHUNK = 1600  # 100 ms, what a live mic loop delivers
 BENCH_ENGINES = {
     "voicecoach-pocketsphinx": "pocketsphinx",
     "baseline-pocketsphinx-jsgf": "pocketsphinx-baseline",
-    "voicecoach-vosk": "vosk",
+    "voicecoach-neural": "neural",
+    "voicecoach-vosk": "vosk",  # measured only when a model is given (--vosk-model)
 }
+NEEDS_VOSK_MODEL = {"vosk"}
 SNR_ORDER = ["clean", "20", "10", "5", "0"]
+SPLIT_ORDER = ["tuning", "heldout", "heldout-other"]
+PROBE_SECONDS = 120.0
 
 
+# ---- streaming -----------------------------------------------------------------------------
 def stream(rec, path: Path, playback: Path | None):
     """Stream one WAV through `rec` in CHUNK steps; returns (detections, cpu seconds, audio seconds)."""
     x = read_wav(path)
@@ -59,11 +78,21 @@ def stream(rec, path: Path, playback: Path | None):
     return dets, time.process_time() - t, len(x) / 16000
 
 
-def run_file(engine: str, vocab, path: Path, playback: Path | None, vosk_model: str | None):
+def new_recognizer(engine: str, vocab, vosk_model: str | None, neural_model_dir: str | None = None):
+    if engine == "neural" and neural_model_dir:  # a candidate head, e.g. from scripts/train_command_model.py
+        from voicecoach.speech_in.neural_backend import NeuralRecognizer
+
+        return NeuralRecognizer(vocab, model_dir=neural_model_dir, enrollment=False)
+    return make_recognizer(engine, vocab, vosk_model)
+
+
+def run_file(engine: str, vocab, path: Path, playback: Path | None, vosk_model: str | None,
+             neural_model_dir: str | None = None):
     """Stream one WAV through a fresh recognizer of `engine`."""
-    return stream(make_recognizer(engine, vocab, vosk_model), path, playback)
+    return stream(new_recognizer(engine, vocab, vosk_model, neural_model_dir), path, playback)
 
 
+# ---- scoring -------------------------------------------------------------------------------
 def score_clips(items, dets):
     """Per clip: (right?, latency or None, the clip, the detections within it)."""
     out = []
@@ -82,89 +111,273 @@ def score_positive(items, dets):
     return [(ok, latency) for ok, latency, _, _ in score_clips(items, dets)]
 
 
-def bench_engine(label, engine, vocab, corpus, manifest, splits, vosk_model, jobs=2):
-    acc = defaultdict(lambda: [0, 0])  # (split, snr) -> [right, total]
-    acc_noise = defaultdict(lambda: [0, 0])  # (split, noise) -> [right, total], noisy SNRs only
-    lat = defaultdict(list)  # split -> latencies
-    fa = defaultdict(lambda: [0, 0.0])  # (split, category) -> [false accepts, seconds]
-    fa_examples = []
-    cpu = audio = 0.0
+def negative_category(f: dict) -> str:
+    """speech (sentences and read speech), coach_echo or noise; older corpora lack 'category'."""
+    if "category" in f:
+        return f["category"]
+    return "coach_echo" if f["noise"] == "coach_echo" else ("noise" if "neg_noise" in f["path"] else "speech")
+
+
+def file_seconds(f: dict, clip_seconds: float) -> float:
+    return f["seconds"] if "seconds" in f else len(f["items"]) * clip_seconds
+
+
+class Scores:
+    """Everything measured for one engine, accumulated file by file."""
+
+    def __init__(self):
+        self.acc = defaultdict(lambda: [0, 0])  # (split, snr) -> [right, total]
+        self.acc_noise = defaultdict(lambda: [0, 0])  # (split, noise) -> [right, total], noisy SNRs only
+        self.acc_cmd = defaultdict(lambda: [0, 0])  # (split, command) -> [right, total]
+        self.lat = defaultdict(list)  # split -> latencies
+        self.fa = defaultdict(lambda: [0, 0.0])  # (split, category) -> [false accepts, seconds]
+        self.fa_examples = []
+        self.cpu = self.audio = 0.0
+
+    def add(self, f: dict, dets, cpu: float, audio: float) -> None:
+        self.cpu += cpu
+        self.audio += audio
+        sp = f["split"]
+        if f["kind"] == "positive":
+            snr = "clean" if f["snr"] is None else str(int(f["snr"]))
+            for ok, l, it, _ in score_clips(f["items"], dets):
+                for key, table in (((sp, snr), self.acc), ((sp, it["command"]), self.acc_cmd)):
+                    table[key][0] += ok
+                    table[key][1] += 1
+                if f["snr"] is not None:
+                    self.acc_noise[(sp, f["noise"])][0] += ok
+                    self.acc_noise[(sp, f["noise"])][1] += 1
+                if l is not None:
+                    self.lat[sp].append(l)
+        else:
+            cat = negative_category(f)
+            self.fa[(sp, cat)][0] += len(dets)
+            self.fa[(sp, cat)][1] += f["seconds"]
+            self.fa_examples += [(f["path"], round(d.detected_at, 2), d.command, d.text, round(d.confidence, 2))
+                                 for d in dets[:3]]
+
+    def fa_per_hour(self, split: str, cat: str = "all") -> float | None:
+        keys = [k for k in self.fa if k[0] == split and (cat == "all" or k[1] == cat)]
+        secs = sum(self.fa[k][1] for k in keys)
+        return 3600 * sum(self.fa[k][0] for k in keys) / secs if secs else None
+
+    def report(self, splits) -> dict:
+        out = {"rtf": self.cpu / max(self.audio, 1e-9), "audio_hours": self.audio / 3600, "splits": {},
+               "false_accept_examples": self.fa_examples[:25]}
+        for sp in splits:
+            ls = self.lat[sp]
+            out["splits"][sp] = {
+                "accuracy": {s: ratio(self.acc[(sp, s)]) for s in SNR_ORDER},
+                "clips": {s: self.acc[(sp, s)][1] for s in SNR_ORDER},
+                "accuracy_by_noise": {k[1]: ratio(v) for k, v in sorted(self.acc_noise.items()) if k[0] == sp},
+                "accuracy_by_command": {k[1]: ratio(v) for k, v in sorted(self.acc_cmd.items()) if k[0] == sp},
+                "false_accepts": sum(v[0] for k, v in self.fa.items() if k[0] == sp),
+                "negative_hours": sum(v[1] for k, v in self.fa.items() if k[0] == sp) / 3600,
+                "fa_per_hour": self.fa_per_hour(sp),
+                "fa_per_hour_by_kind": {c: self.fa_per_hour(sp, c) for c in ("speech", "coach_echo", "noise")},
+                "latency_p50": float(np.percentile(ls, 50)) if ls else None,
+                "latency_p95": float(np.percentile(ls, 95)) if ls else None,
+            }
+        return out
+
+
+def ratio(v) -> float | None:
+    return v[0] / v[1] if v[1] else None
+
+
+def bench_engine(label, engine, vocab, corpus, manifest, splits, vosk_model, jobs=1, neural_model_dir=None):
+    """Stream every file of `splits` through fresh recognizers; per-file progress with an ETA."""
     files = [f for f in manifest["files"] if f["split"] in splits]
-    # Two worker processes (the machine's two cores); CPU time is summed per file, so the
-    # pass RTF is still per core. The reported RTF comes from timing() below, run alone.
+    clip = manifest.get("clip_seconds", 3.0)
+    total = sum(file_seconds(f, clip) for f in files)
+    scores, done, t0 = Scores(), 0.0, time.time()
     with ProcessPoolExecutor(jobs) as pool:
         runs = pool.map(run_file, [engine] * len(files), [vocab] * len(files),
                         [corpus / f["path"] for f in files],
                         [corpus / f["playback"] if f.get("playback") else None for f in files],
-                        [vosk_model] * len(files))
-        runs = list(runs)
-    for f, (dets, c, a) in zip(files, runs):
-        cpu += c
-        audio += a
+                        [vosk_model] * len(files), [neural_model_dir] * len(files))
+        for f, (dets, c, a) in zip(files, runs):
+            scores.add(f, dets, c, a)
+            done += file_seconds(f, clip)
+            el = time.time() - t0
+            eta = el / done * (total - done) if done else 0
+            print(f"  {label}: {f['path']} ({len(dets)} detections) {100 * done / total:.0f}% of "
+                  f"{total / 3600:.1f} h, {el / 60:.1f} min, ETA {eta / 60:.1f} min", file=sys.stderr, flush=True)
+    return scores
+
+
+# ---- cost: memory and install size ---------------------------------------------------------
+def probe(engine: str, wav: str, vosk_model: str | None, neural_model_dir: str | None) -> dict:
+    """In this (fresh) process: stream PROBE_SECONDS of `wav` with `engine` ("none": no engine);
+    return peak RSS, the distributions whose modules the engine loaded and the other data files it opened."""
+    import soundfile as sf
+
+    opened: list[str] = []
+    vocab = load_vocabulary()
+    sys.addaudithook(lambda ev, args: ev == "open" and isinstance(args[0], (str, os.PathLike))
+                     and opened.append(os.fspath(args[0])))
+    rec = None if engine == "none" else new_recognizer(engine, vocab, vosk_model, neural_model_dir)
+    n = 0
+    for block in sf.blocks(wav, blocksize=CHUNK, dtype="int16"):
+        if rec is not None:
+            rec.feed(block if block.ndim == 1 else block[:, 0])
+        n += len(block)
+        if n >= PROBE_SECONDS * 16000:
+            break
+    if rec is not None:
+        rec.flush()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    data = sorted({p for p in opened if os.path.isfile(p) and not p.endswith((".py", ".pyc", ".so"))
+                   and ".dist-info" not in p and Path(p).resolve() != Path(wav).resolve()
+                   and not p.startswith(("/proc", "/sys", "/dev", "/etc"))})
+    import importlib.metadata as md
+
+    # Every distribution with a module loaded: the bare process's are subtracted by the caller.
+    by_module = md.packages_distributions()
+    dists = sorted({d for m in {m.split(".")[0] for m in sys.modules} for d in by_module.get(m, [])} - {"voicecoach"})
+    return {"rss_mb": rss_mb, "dists": dists, "data_files": data}
+
+
+def run_probe(engine, wav, vosk_model, neural_model_dir) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", engine, "--probe-wav", str(wav)]
+    if vosk_model:
+        cmd += ["--vosk-model", vosk_model]
+    if neural_model_dir:
+        cmd += ["--neural-model-dir", neural_model_dir]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def requirement_closure(names) -> set[str]:
+    """The distributions `names` need (their requirements, recursively; extras left out)."""
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [canonicalize_name(n) for n in names]
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        try:
+            reqs = md.requires(n) or []
+        except md.PackageNotFoundError:
+            continue
+        seen.add(n)
+        for r in reqs:
+            req = Requirement(r)
+            if req.marker is None or req.marker.evaluate({"extra": ""}):
+                todo.append(canonicalize_name(req.name))
+    return seen
+
+
+def dist_mb(name: str) -> float:
+    import importlib.metadata as md
+
+    total = 0
+    for f in md.distribution(name).files or []:
+        try:
+            total += f.locate().stat().st_size
+        except OSError:
+            pass
+    return total / 1e6
+
+
+def dir_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
+
+
+def engine_cost(engine, corpus, manifest, vosk_model, neural_model_dir, base: dict) -> dict:
+    wav = corpus / next(f["path"] for f in manifest["files"] if f["kind"] == "positive" and f["snr"] == 10.0)
+    p = run_probe(engine, wav, vosk_model, neural_model_dir)
+    pkgs = sorted(requirement_closure(p["dists"]) - requirement_closure(base["dists"]))
+    sizes = {d: dist_mb(d) for d in pkgs}
+    in_pkgs = _dist_files(pkgs)
+    models = {Path(f).name: os.path.getsize(f) / 1e6 for f in p["data_files"]
+              if f not in base["data_files"] and Path(f).resolve() not in in_pkgs}
+    if engine in NEEDS_VOSK_MODEL and vosk_model:
+        models[f"model {Path(vosk_model).name}"] = dir_mb(Path(vosk_model))
+    return {"rss_mb": p["rss_mb"], "packages_mb": sizes, "models_mb": models,
+            "install_mb": sum(sizes.values()) + sum(models.values())}
+
+
+def _dist_files(pkgs) -> set[Path]:
+    import importlib.metadata as md
+
+    return {Path(f.locate()).resolve() for d in pkgs for f in (md.distribution(d).files or [])}
+
+
+# ---- report --------------------------------------------------------------------------------
+def pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.0f}%"
+
+
+def rate(v) -> str:
+    return "-" if v is None else (f"{v:.1f}" if v < 10 else f"{v:.0f}")
+
+
+def corpus_line(manifest: dict, split: str) -> str:
+    files = [f for f in manifest["files"] if f["split"] == split]
+    clip = manifest.get("clip_seconds", 3.0)
+    pos = defaultdict(int)
+    for f in files:
         if f["kind"] == "positive":
-            snr = "clean" if f["snr"] is None else str(int(f["snr"]))
-            for ok, l in score_positive(f["items"], dets):
-                acc[(f["split"], snr)][0] += ok
-                acc[(f["split"], snr)][1] += 1
-                if f["snr"] is not None:
-                    acc_noise[(f["split"], f["noise"])][0] += ok
-                    acc_noise[(f["split"], f["noise"])][1] += 1
-                if l is not None:
-                    lat[f["split"]].append(l)
-        else:
-            cat = "coach_echo" if f["noise"] == "coach_echo" else ("noise" if "neg_noise" in f["path"] else "speech")
-            fa[(f["split"], cat)][0] += len(dets)
-            fa[(f["split"], cat)][1] += f["seconds"]
-            fa_examples += [(f["path"], d.detected_at, d.text) for d in dets[:3]]
-        print(f"  {label}: {f['path']} done ({len(dets)} detections)", file=sys.stderr, flush=True)
-    return dict(acc=acc, acc_noise=acc_noise, lat=lat, fa=fa, rtf_pass=cpu / max(audio, 1e-9),
-                fa_examples=fa_examples[:12])
+            pos["clean" if f["snr"] is None else f"{int(f['snr'])} dB"] += len(f["items"])
+    neg = defaultdict(float)
+    for f in files:
+        if f["kind"] == "negative":
+            neg[f.get("neg_kind", negative_category(f))] += file_seconds(f, clip) / 3600
+    who = ("flite and festival voices" if split == "heldout-other" else "espeak-ng voices")
+    noises = sorted({f["noise"] for f in files if f["kind"] == "positive" and f["noise"]})
+    return (f"{sum(pos.values())} positive clips from {who} ({', '.join(f'{k}: {v}' for k, v in pos.items())}; "
+            f"noises {', '.join(noises)}); {sum(neg.values()):.2f} h of negatives ("
+            + ", ".join(f"{k} {v:.2f} h" for k, v in neg.items()) + ")")
 
 
-def timing(engine, vocab, corpus, manifest, vosk_model, runs):
-    """Median RTF over `runs` passes of ~2 min of mixed audio (one positive + one negative file)."""
-    pos = next(f for f in manifest["files"] if f["kind"] == "positive" and f["snr"] == 10.0)
-    neg = next(f for f in manifest["files"] if f["kind"] == "negative" and f["noise"] is None)
-    rtfs = []
-    for _ in range(runs):
-        cpu = aud = 0.0
-        for f in (pos, neg):
-            _, c, a = run_file(engine, vocab, corpus / f["path"], None, vosk_model)
-            cpu += c
-            aud += a
-        rtfs.append(cpu / aud)
-    return statistics.median(rtfs)
-
-
-def pct(v):
-    r, t = v
-    return f"{100 * r / t:.0f}%" if t else "-"
-
-
-def table(results, splits):
+def tables(results: dict, splits, manifest) -> str:
     lines = []
-    for split in splits:
-        lines.append(f"\n**{split} split** (voices and noise types: see corpus manifest)\n")
-        lines.append("| engine | clean | 20 dB | 10 dB | 5 dB | 0 dB | false accepts / h (speech / coach echo / noise) | latency p50 / p95 | RTF (1 core) |")
-        lines.append("|---|---|---|---|---|---|---|---|---|")
+    for sp in splits:
+        lines.append(f"\n### {sp} split\n\n{corpus_line(manifest, sp)}.\n")
+        lines.append("| engine | clean | 20 dB | 10 dB | 5 dB | 0 dB | false accepts / h (speech / coach echo / noise) | latency p50 / p95 |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for label, r in results.items():
-            accs = [pct(r["acc"][(split, s)]) for s in SNR_ORDER]
-            fas = []
-            for cat in ("all", "speech", "coach_echo", "noise"):
-                keys = [k for k in r["fa"] if k[0] == split and (cat == "all" or k[1] == cat)]
-                n = sum(r["fa"][k][0] for k in keys)
-                secs = sum(r["fa"][k][1] for k in keys)
-                fas.append(f"{3600 * n / secs:.0f}" if secs else "-")
-            lats = sorted(r["lat"][split])
-            lat = f"{np.percentile(lats, 50):.2f} / {np.percentile(lats, 95):.2f} s" if lats else "-"
-            lines.append(f"| {label} | {' | '.join(accs)} | {fas[0]} ({fas[1]} / {fas[2]} / {fas[3]}) | {lat} | {r['rtf']:.3f} |")
-        noises = sorted({k[1] for r in results.values() for k in r["acc_noise"] if k[0] == split})
+            s = r["splits"][sp]
+            k = s["fa_per_hour_by_kind"]
+            lat = "-" if s["latency_p50"] is None else f"{s['latency_p50']:.2f} / {s['latency_p95']:.2f} s"
+            lines.append(f"| {label} | {' | '.join(pct(s['accuracy'][x]) for x in SNR_ORDER)} | "
+                         f"{rate(s['fa_per_hour'])} ({rate(k['speech'])} / {rate(k['coach_echo'])} / {rate(k['noise'])}) | {lat} |")
+        noises = sorted({n for r in results.values() for n in r["splits"][sp]["accuracy_by_noise"]})
         if noises:
             lines.append("\nAccuracy per noise type (20, 10, 5, 0 dB pooled):\n")
             lines.append("| engine | " + " | ".join(noises) + " |")
             lines.append("|---" * (len(noises) + 1) + "|")
             for label, r in results.items():
-                lines.append(f"| {label} | " + " | ".join(pct(r["acc_noise"][(split, n)]) for n in noises) + " |")
+                lines.append(f"| {label} | " + " | ".join(pct(r["splits"][sp]["accuracy_by_noise"].get(n)) for n in noises) + " |")
+        if sp != "tuning":
+            cmds = sorted({c for r in results.values() for c in r["splits"][sp]["accuracy_by_command"]})
+            lines.append("\nAccuracy per command (all SNRs pooled):\n")
+            lines.append("| engine | " + " | ".join(cmds) + " |")
+            lines.append("|---" * (len(cmds) + 1) + "|")
+            for label, r in results.items():
+                lines.append(f"| {label} | " + " | ".join(pct(r["splits"][sp]["accuracy_by_command"].get(c)) for c in cmds) + " |")
+    return "\n".join(lines)
+
+
+def cost_table(results: dict, base: dict) -> str:
+    lines = ["\n### What each engine costs\n",
+             f"RTF: CPU seconds per audio second over the whole pass above, one single-threaded process per file. "
+             f"Peak RSS: a fresh process streaming {PROBE_SECONDS:.0f} s with that engine alone (Python, numpy, "
+             f"soundfile, voicecoach's modules, the engine and its models); the same process with no engine peaks "
+             f"at {base['rss_mb']:.0f} MB. Install: the engine's packages and their requirements beyond what that "
+             "bare process loads, plus the model files it opens, from the installed files.\n",
+             "| engine | RTF (1 core) | peak RSS | install | of which |", "|---|---|---|---|---|"]
+    for label, r in results.items():
+        c = r["cost"]
+        parts = {**c["packages_mb"], **c["models_mb"]}
+        what = ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v >= 0.05) or "-"
+        lines.append(f"| {label} | {r['rtf']:.3f} | {c['rss_mb']:.0f} MB | {c['install_mb']:.0f} MB | {what} (MB) |")
     return "\n".join(lines)
 
 
@@ -177,9 +390,8 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def write_section(text: str, path: Path) -> None:
-    """Replace (or append) the '## Command recognition' section, keeping every other section."""
-    head = "## Command recognition"
+def write_section(text: str, path: Path, head: str = "## Command recognition") -> None:
+    """Replace (or append) the section starting with `head`, keeping every other section."""
     old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     if head in old:
         before, rest = old.split(head, 1)
@@ -191,54 +403,100 @@ def write_section(text: str, path: Path) -> None:
     path.write_text(new, encoding="utf-8")
 
 
+NEURAL_POINTER = (
+    "## Neural command recognizer (issue 6)\n\n"
+    "Measured together with every other engine, on the same corpus and in the same run, under "
+    "\"Command recognition\" above (label `voicecoach-neural`). How the model is built and rebuilt: "
+    "[docs/neural-recognizer.md](docs/neural-recognizer.md).\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpus", nargs="?", default="corpus")
-    ap.add_argument("--engines", default="voicecoach-pocketsphinx,baseline-pocketsphinx-jsgf",
-                    help=f"comma-separated, from: {', '.join(BENCH_ENGINES)}")
+    ap.add_argument("--engines", default="all",
+                    help=f"comma-separated, from: {', '.join(BENCH_ENGINES)} (or an engine name); "
+                         "default all (vosk only with --vosk-model)")
     ap.add_argument("--vosk-model", default=os.environ.get("VOICECOACH_VOSK_MODEL"))
-    ap.add_argument("--split", default="all", choices=["tuning", "heldout", "all"])
-    ap.add_argument("--timing-runs", type=int, default=3)
-    ap.add_argument("--jobs", type=int, default=2, help="worker processes for the accuracy pass")
+    ap.add_argument("--neural-model-dir", default=None, help="measure this neural head instead of the shipped one")
+    ap.add_argument("--split", default="all", help=f"all, or one of {', '.join(SPLIT_ORDER)}")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes for the accuracy pass")
+    ap.add_argument("--json", default=None, help="also write every figure here")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--probe", help=argparse.SUPPRESS)
+    ap.add_argument("--probe-wav", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
+    # Recognizers read the lifter's enrollment from the user data dir: benchmark without one.
+    os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="bench-userdata-")
+    if args.probe:
+        print(json.dumps(probe(args.probe, args.probe_wav, args.vosk_model, args.neural_model_dir)))
+        return
+
+    t_start = time.time()
     corpus = Path(args.corpus)
     manifest = json.loads((corpus / "manifest.json").read_text())
-    splits = ["tuning", "heldout"] if args.split == "all" else [args.split]
+    present = [s for s in SPLIT_ORDER if any(f["split"] == s for f in manifest["files"])]
+    splits = present if args.split == "all" else [args.split]
+    if args.engines == "all":
+        labels = [l for l, e in BENCH_ENGINES.items() if e not in NEEDS_VOSK_MODEL or args.vosk_model]
+    else:
+        labels = [l.strip() for l in args.engines.split(",")]
     vocab = load_vocabulary()
-    results = {}
-    for label in args.engines.split(","):
-        label = label.strip()
+    wav = corpus / next(f["path"] for f in manifest["files"] if f["kind"] == "positive" and f["snr"] == 10.0)
+    base = run_probe("none", wav, None, None)
+    results, skipped = {}, {}
+    for i, label in enumerate(labels):
         engine = BENCH_ENGINES.get(label, label)
-        print(f"{label}: running", file=sys.stderr, flush=True)
-        r = bench_engine(label, engine, vocab, corpus, manifest, splits, args.vosk_model, args.jobs)
-        r["rtf"] = timing(engine, vocab, corpus, manifest, args.vosk_model, args.timing_runs)
+        try:
+            new_recognizer(engine, vocab, args.vosk_model, args.neural_model_dir)
+        except EngineError as exc:  # e.g. a Vosk model without the vocabulary's words
+            print(f"[{i + 1}/{len(labels)}] {label}: skipped: {exc}", file=sys.stderr, flush=True)
+            skipped[label] = str(exc)
+            continue
+        print(f"[{i + 1}/{len(labels)}] {label}: running ({(time.time() - t_start) / 60:.1f} min so far)",
+              file=sys.stderr, flush=True)
+        scores = bench_engine(label, engine, vocab, corpus, manifest, splits, args.vosk_model, args.jobs,
+                              args.neural_model_dir)
+        r = scores.report(splits)
+        r["cost"] = engine_cost(engine, corpus, manifest, args.vosk_model, args.neural_model_dir, base)
         results[label] = r
-        for ex in r["fa_examples"]:
+        for ex in r["false_accept_examples"][:12]:
             print(f"  false accept: {ex}", file=sys.stderr)
+        if args.json:  # after every engine, so a long run's finished engines are kept
+            Path(args.json).write_text(json.dumps({"minutes": (time.time() - t_start) / 60, "splits": splits,
+                                                   "base": base, "results": results}, indent=1, default=str))
+    minutes = (time.time() - t_start) / 60
 
-    neg_min = sum(f.get("seconds", 0) for f in manifest["files"] if f["kind"] == "negative" and f["split"] in splits) / 60
-    n_pos = sum(len(f["items"]) for f in manifest["files"] if f["kind"] == "positive" and f["split"] in splits)
-    cmd = "python scripts/make_command_corpus.py" + (" --small" if manifest.get("small") else "") + \
-          f" --seed {manifest['seed']} && python scripts/bench_commands.py " + " ".join(sys.argv[1:])
+    cmd = (f"python scripts/make_command_corpus.py {corpus}" + (" --small" if manifest.get("small") else "")
+           + f" --seed {manifest['seed']} && python scripts/bench_commands.py " + " ".join(sys.argv[1:]))
     text = (
         "## Command recognition\n\n"
-        f"Measured with `{cmd.strip()}` on {machine()}, {time.strftime('%Y-%m-%d')}.\n"
-        f"Corpus: {n_pos} positive clips (every phrase, espeak-ng voices, 5 SNRs), {neg_min:.0f} min of "
-        "non-command audio (coaching sentences full of command words, conversation, short words, the "
-        "coach's cues echoed into the mic with 10-80 ms delay and -6..-20 dB level, noise alone). "
-        "Held-out voices and noise types were never used for tuning. Accuracy: the right command and no "
-        "other in the clip. Latency: commit time after the phrase's end. RTF: CPU seconds per audio "
-        f"second on one core, median of {args.timing_runs} runs; the coach-echo negatives are fed with the "
-        "playback reference to engines that use it (the baseline ignores it).\n"
-        + table(results, splits)
+        f"Measured with `{cmd.strip()}` on {machine()}, {time.strftime('%Y-%m-%d')}; the run took "
+        f"{minutes:.0f} min ({args.jobs} worker{'s' if args.jobs > 1 else ''}, cores shared with other work).\n"
+        "Every engine on the same corpus in one run. Splits: tuning (espeak-ng voices and noise types that "
+        "may be used for tuning), heldout (other espeak-ng voices, other noise types; never used for "
+        "training or tuning: issue 6's targets are judged here), heldout-other (flite and festival voices, "
+        "never used for training or tuning: generalization beyond espeak-ng). Negatives: sentences "
+        "with pauses (coaching text full of command words, the coach's lines, conversation, short words, "
+        "prose from Debian's fortunes) over clean and noisy backgrounds, continuous read speech, the "
+        "coach's cues echoed into the mic (10-80 ms delay, -6..-20 dB; fed with the playback reference to "
+        "engines that use it), and noise alone. Accuracy: the right command and no other in the clip. "
+        "Latency: commit time after the phrase's end. No enrollment.\n"
+        + "".join(f"Not measured: {l} ({why}).\n" for l, why in skipped.items())
+        + tables(results, splits, manifest) + "\n" + cost_table(results, base)
     )
     print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"minutes": minutes, "splits": splits, "base": base,
+                                               "results": results}, indent=1, default=str))
     if not args.no_write:
-        write_section(text, Path(args.out))
+        out = Path(args.out)
+        write_section(text, out)
+        if "## Neural command recognizer" in out.read_text(encoding="utf-8"):
+            write_section(NEURAL_POINTER, out, "## Neural command recognizer")
         print(f"\nwrote {args.out}", file=sys.stderr)
+    print(f"benchmark took {minutes:.1f} min", file=sys.stderr)
 
 
 if __name__ == "__main__":

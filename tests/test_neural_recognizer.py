@@ -76,7 +76,7 @@ def command_stream():
 
 TARGET_NOT_MET = pytest.mark.xfail(
     reason="issue 6 target not reached yet: the shipped head generalizes poorly to unseen voices "
-           "(see command_head.json / scripts/eval_neural.py); strict, so reaching it fails here until "
+           "(see command_head.json / scripts/bench_commands.py); strict, so reaching it fails here until "
            "the marker is removed", strict=True)
 
 
