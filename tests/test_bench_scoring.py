@@ -1,0 +1,67 @@
+"""The benchmark's scoring (scripts/bench_commands.py) on hand-made detections."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from voicecoach.speech_in.base import Detection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_commands", ROOT / "scripts" / "bench_commands.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def det(command, at):
+    return Detection(command=command, text=command, confidence=0.9, detected_at=at)
+
+
+ITEMS = [dict(command="pause", start=0.5, end=1.0), dict(command="stop", start=3.5, end=4.0),
+         dict(command="ready", start=6.5, end=7.0), dict(command="help", start=9.5, end=10.0)]
+
+
+def test_a_clip_is_right_only_with_its_command_and_no_other(bench):
+    dets = [det("pause", 1.3),                     # right, 0.3 s after the phrase's end
+            det("stop", 4.2), det("pause", 4.5),   # right command plus a wrong one: wrong
+            det("ready", 6.4),                     # before the phrase starts: belongs to the clip before
+            det("help", 12.0)]                     # the last clip runs to the end of the stream
+    got = bench.score_clips(ITEMS, dets)
+    assert [ok for ok, *_ in got] == [True, False, False, True]
+    assert got[0][1] == pytest.approx(0.3) and got[3][1] == pytest.approx(2.0)
+    assert got[1][1] is None
+    assert [d.command for d in got[1][3]] == ["stop", "pause", "ready"]
+
+
+def test_false_accepts_per_hour_by_kind(bench):
+    s = bench.Scores()
+    s.add(dict(kind="negative", split="heldout", category="speech", noise=None, path="a.wav", seconds=1800),
+          [det("stop", 10.0)], cpu=1.0, audio=1800)
+    s.add(dict(kind="negative", split="heldout", category="coach_echo", noise="coach_echo", path="b.wav",
+               seconds=1800), [], cpu=1.0, audio=1800)
+    s.add(dict(kind="positive", split="heldout", snr=10.0, noise="plates", items=ITEMS[:1]),
+          [det("pause", 1.2)], cpu=0.5, audio=3.0)
+    r = s.report(["heldout"])
+    sp = r["splits"]["heldout"]
+    assert sp["fa_per_hour"] == pytest.approx(1.0)
+    assert sp["fa_per_hour_by_kind"] == {"speech": pytest.approx(2.0), "coach_echo": 0.0, "noise": None}
+    assert sp["accuracy"]["10"] == 1.0 and sp["accuracy"]["clean"] is None
+    assert sp["accuracy_by_command"] == {"pause": 1.0}
+    assert r["rtf"] == pytest.approx(2.5 / 3603)
+
+
+def test_write_section_replaces_only_its_own_section(bench, tmp_path):
+    md = tmp_path / "B.md"
+    md.write_text("# Benchmarks\n\n## Session timing\n\nkeep\n\n## Command recognition\n\nold\n\n"
+                  "### heldout split\n\nold table\n\n## Neural command recognizer (issue 6)\n\nold neural\n")
+    bench.write_section("## Command recognition\n\nnew\n", md)
+    bench.write_section(bench.NEURAL_POINTER, md, "## Neural command recognizer")
+    text = md.read_text()
+    assert "keep" in text and "new" in text
+    assert "old" not in text
+    assert text.count("## Neural command recognizer") == 1 and "docs/neural-recognizer.md" in text
