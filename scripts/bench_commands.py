@@ -423,6 +423,8 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write every figure here")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--from-json", help="comma-separated --json files of earlier runs: report them (merged) "
+                                        "without measuring again")
     ap.add_argument("--probe", help=argparse.SUPPRESS)
     ap.add_argument("--probe-wav", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -436,6 +438,9 @@ def main() -> None:
     t_start = time.time()
     corpus = Path(args.corpus)
     manifest = json.loads((corpus / "manifest.json").read_text())
+    if args.from_json:
+        publish(merge_reports(args.from_json.split(",")), manifest, args)
+        return
     present = [s for s in SPLIT_ORDER if any(f["split"] == s for f in manifest["files"])]
     splits = present if args.split == "all" else [args.split]
     if args.engines == "all":
@@ -464,17 +469,30 @@ def main() -> None:
         for ex in r["false_accept_examples"][:12]:
             print(f"  false accept: {ex}", file=sys.stderr)
         if args.json:  # after every engine, so a long run's finished engines are kept
-            Path(args.json).write_text(json.dumps({"minutes": (time.time() - t_start) / 60, "splits": splits,
-                                                   "base": base, "results": results}, indent=1, default=str))
+            Path(args.json).write_text(json.dumps(dict(
+                minutes=(time.time() - t_start) / 60, splits=splits, base=base, results=results, skipped=skipped,
+                command=command_line(corpus, manifest), jobs=args.jobs), indent=1, default=str))
     minutes = (time.time() - t_start) / 60
+    report = {"minutes": minutes, "splits": splits, "base": base, "results": results, "skipped": skipped,
+              "command": command_line(corpus, manifest), "jobs": args.jobs}
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, default=str))
+    publish(report, manifest, args)
 
-    cmd = (f"python scripts/make_command_corpus.py {corpus}" + (" --small" if manifest.get("small") else "")
-           + f" --seed {manifest['seed']} && python scripts/bench_commands.py " + " ".join(sys.argv[1:]))
+
+def command_line(corpus: Path, manifest: dict) -> str:
+    return (f"python scripts/make_command_corpus.py {corpus}" + (" --small" if manifest.get("small") else "")
+            + f" --seed {manifest['seed']} && python scripts/bench_commands.py " + " ".join(sys.argv[1:])).strip()
+
+
+def publish(report: dict, manifest: dict, args) -> None:
+    """Print the markdown section and (unless --no-write) put it into BENCHMARKS.md."""
+    m, jobs = report["minutes"], report.get("jobs", 1)
     text = (
         "## Command recognition\n\n"
-        f"Measured with `{cmd.strip()}` on {machine()}, {time.strftime('%Y-%m-%d')}; the run took "
-        f"{minutes:.0f} min ({args.jobs} worker{'s' if args.jobs > 1 else ''}, cores shared with other work).\n"
-        "Every engine on the same corpus in one run. Splits: tuning (espeak-ng voices and noise types that "
+        f"Measured with `{report['command']}` on {machine()}, {time.strftime('%Y-%m-%d')}; the run took "
+        f"{m:.0f} min ({jobs} worker{'s' if jobs > 1 else ''}, cores shared with other work).\n"
+        "Every engine on the same corpus. Splits: tuning (espeak-ng voices and noise types that "
         "may be used for tuning), heldout (other espeak-ng voices, other noise types; never used for "
         "training or tuning: issue 6's targets are judged here), heldout-other (flite and festival voices, "
         "never used for training or tuning: generalization beyond espeak-ng). Negatives: sentences "
@@ -483,20 +501,36 @@ def main() -> None:
         "coach's cues echoed into the mic (10-80 ms delay, -6..-20 dB; fed with the playback reference to "
         "engines that use it), and noise alone. Accuracy: the right command and no other in the clip. "
         "Latency: commit time after the phrase's end. No enrollment.\n"
-        + "".join(f"Not measured: {l} ({why}).\n" for l, why in skipped.items())
-        + tables(results, splits, manifest) + "\n" + cost_table(results, base)
+        + "".join(f"Not measured: {l} ({why}).\n" for l, why in report.get("skipped", {}).items())
+        + tables(report["results"], report["splits"], manifest) + "\n" + cost_table(report["results"], report["base"])
     )
     print(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"minutes": minutes, "splits": splits, "base": base,
-                                               "results": results}, indent=1, default=str))
     if not args.no_write:
         out = Path(args.out)
         write_section(text, out)
         if "## Neural command recognizer" in out.read_text(encoding="utf-8"):
             write_section(NEURAL_POINTER, out, "## Neural command recognizer")
         print(f"\nwrote {args.out}", file=sys.stderr)
-    print(f"benchmark took {minutes:.1f} min", file=sys.stderr)
+    print(f"benchmark took {m:.1f} min", file=sys.stderr)
+
+
+def merge_reports(paths: list[str]) -> dict:
+    """Several runs' --json (e.g. one per split) as one report: splits joined, costs from the first."""
+    reports = [json.loads(Path(p).read_text()) for p in paths]
+    out = reports[0]
+    for r in reports[1:]:
+        out["minutes"] += r["minutes"]
+        out["splits"] += [s for s in r["splits"] if s not in out["splits"]]
+        for label, res in r["results"].items():
+            mine = out["results"].setdefault(label, res)
+            if mine is not res:  # CPU per audio second over both runs' audio
+                h = mine["audio_hours"] + res["audio_hours"]
+                mine["rtf"] = (mine["rtf"] * mine["audio_hours"] + res["rtf"] * res["audio_hours"]) / h
+                mine["audio_hours"] = h
+                mine["splits"].update(res["splits"])
+        out["command"] += " ; " + r.get("command", "").split("&& ")[-1]
+    out["splits"] = [s for s in SPLIT_ORDER if s in out["splits"]]
+    return out
 
 
 if __name__ == "__main__":
