@@ -67,15 +67,19 @@ PROBE_SECONDS = 120.0
 
 # ---- streaming -----------------------------------------------------------------------------
 def stream(rec, path: Path, playback: Path | None):
-    """Stream one WAV through `rec` in CHUNK steps; returns (detections, cpu seconds, audio seconds)."""
+    """Stream one WAV through `rec` in CHUNK steps; returns (detections, cpu seconds, audio seconds,
+    error): an engine that raises keeps the detections made so far and the error is reported."""
     x = read_wav(path)
     ref = read_wav(playback) if playback else None
-    dets = []
+    dets, error, a = [], None, 0
     t = time.process_time()
-    for a in range(0, len(x), CHUNK):
-        dets += rec.feed(x[a : a + CHUNK], None if ref is None else ref[a : a + CHUNK])
-    dets += rec.flush()
-    return dets, time.process_time() - t, len(x) / 16000
+    try:
+        for a in range(0, len(x), CHUNK):
+            dets += rec.feed(x[a : a + CHUNK], None if ref is None else ref[a : a + CHUNK])
+        dets += rec.flush()
+    except Exception as exc:  # noqa: BLE001 - a benchmark of hours must not die on one file
+        error = f"{type(exc).__name__}: {exc} (at {a / 16000:.1f} s)"
+    return dets, time.process_time() - t, len(x) / 16000, error
 
 
 def new_recognizer(engine: str, vocab, vosk_model: str | None, neural_model_dir: str | None = None):
@@ -132,6 +136,7 @@ class Scores:
         self.lat = defaultdict(list)  # split -> latencies
         self.fa = defaultdict(lambda: [0, 0.0])  # (split, category) -> [false accepts, seconds]
         self.fa_examples = []
+        self.errors: list[str] = []  # files on which the engine raised (scored up to that point)
         self.cpu = self.audio = 0.0
 
     def add(self, f: dict, dets, cpu: float, audio: float) -> None:
@@ -163,7 +168,7 @@ class Scores:
 
     def report(self, splits) -> dict:
         out = {"rtf": self.cpu / max(self.audio, 1e-9), "audio_hours": self.audio / 3600, "splits": {},
-               "false_accept_examples": self.fa_examples[:25]}
+               "false_accept_examples": self.fa_examples[:25], "errors": self.errors}
         for sp in splits:
             ls = self.lat[sp]
             out["splits"][sp] = {
@@ -196,8 +201,11 @@ def bench_engine(label, engine, vocab, corpus, manifest, splits, vosk_model, job
                         [corpus / f["path"] for f in files],
                         [corpus / f["playback"] if f.get("playback") else None for f in files],
                         [vosk_model] * len(files), [neural_model_dir] * len(files))
-        for f, (dets, c, a) in zip(files, runs):
+        for f, (dets, c, a, err) in zip(files, runs):
             scores.add(f, dets, c, a)
+            if err:
+                scores.errors.append(f"{f['path']}: {err}")
+                print(f"  {label}: ERROR in {f['path']}: {err}", file=sys.stderr, flush=True)
             done += file_seconds(f, clip)
             el = time.time() - t0
             eta = el / done * (total - done) if done else 0
@@ -502,6 +510,8 @@ def publish(report: dict, manifest: dict, args) -> None:
         "engines that use it), and noise alone. Accuracy: the right command and no other in the clip. "
         "Latency: commit time after the phrase's end. No enrollment.\n"
         + "".join(f"Not measured: {l} ({why}).\n" for l, why in report.get("skipped", {}).items())
+        + "".join(f"{l} raised on {len(r['errors'])} file(s), scored up to that point: {r['errors'][0]}\n"
+                  for l, r in report["results"].items() if r.get("errors"))
         + tables(report["results"], report["splits"], manifest) + "\n" + cost_table(report["results"], report["base"])
     )
     print(text)
