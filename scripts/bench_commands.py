@@ -498,9 +498,11 @@ def publish(report: dict, manifest: dict, args) -> None:
     m, jobs = report["minutes"], report.get("jobs", 1)
     text = (
         "## Command recognition\n\n"
-        f"Measured with `{report['command']}` on {machine()}, {time.strftime('%Y-%m-%d')}; the run took "
+        f"Measured with `{report['command']}` on {machine()}, {time.strftime('%Y-%m-%d')}; measuring took "
         f"{m:.0f} min ({jobs} worker{'s' if jobs > 1 else ''}, cores shared with other work).\n"
-        "Every engine on the same corpus. Splits: tuning (espeak-ng voices and noise types that "
+        + "".join(f"The {s} split of the corpus was not measured in this run.\n"
+                  for s in SPLIT_ORDER if s not in report["splits"] and any(f["split"] == s for f in manifest["files"]))
+        + "Every engine on the same corpus. Splits: tuning (espeak-ng voices and noise types that "
         "may be used for tuning), heldout (other espeak-ng voices, other noise types; never used for "
         "training or tuning: issue 6's targets are judged here), heldout-other (flite and festival voices, "
         "never used for training or tuning: generalization beyond espeak-ng). Negatives: sentences "
