@@ -201,3 +201,41 @@ def test_vosk_not_installed(monkeypatch, tmp_path):
 def test_model_vosk_cannot_load(tmp_path):
     message = engine_error(str(fake_model(tmp_path)))
     assert message.startswith(f"{tmp_path.resolve()}: Vosk could not load this model")
+
+
+# -- a large model ignores the grammar ------------------------------------------------------------
+@needs_model
+def test_a_model_that_ignores_the_grammar_gets_one_warning(ko_model, vocab, tmp_path, monkeypatch, caplog):
+    # A large model's layout (static HCLG.fst, no Gr.fst) can't be loaded from a fake file, so
+    # the real Korean model stands in for its content: what is checked is the directory.
+    real = vosk_backend._load_model(str(Path(ko_model).resolve()))
+    monkeypatch.setattr(vosk_backend, "_load_model", lambda path: real)
+    vosk_backend._warn_grammar_ignored.cache_clear()
+    large = fake_model(tmp_path / "vosk-model-en-us-0.22")
+    with caplog.at_level(logging.WARNING, logger=vosk_backend.__name__):
+        make_recognizer("vosk", vocab, str(large))
+        make_recognizer("vosk", vocab, str(large))  # a benchmark makes one per file: still one line
+    warnings = [r.getMessage() for r in caplog.records if "Gr.fst" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "ignores the command grammar" in warnings[0] and "vosk-model-small-en-us-0.15" in warnings[0]
+    assert "\n" not in warnings[0]
+
+
+@needs_model
+def test_a_small_model_gets_no_grammar_warning(ko_model, vocab, caplog):
+    vosk_backend._warn_grammar_ignored.cache_clear()
+    assert vosk_backend.grammar_ignored(Path(ko_model)) is None
+    with caplog.at_level(logging.WARNING, logger=vosk_backend.__name__):
+        make_recognizer("vosk", vocab, ko_model)
+    assert not [r for r in caplog.records if "Gr.fst" in r.getMessage()]
+
+
+def test_grammar_warning_follows_the_graph_files(tmp_path):
+    small = tmp_path / "small"
+    (small / "graph").mkdir(parents=True)
+    (small / "graph" / "HCLr.fst").write_bytes(b"")
+    (small / "graph" / "Gr.fst").write_bytes(b"")
+    assert vosk_backend.grammar_ignored(small) is None
+    (small / "graph" / "HCLG.fst").write_bytes(b"")  # Vosk prefers a static graph when there is one
+    assert "ignores the command grammar" in vosk_backend.grammar_ignored(small)
+    assert "ignores the command grammar" in vosk_backend.grammar_ignored(fake_model(tmp_path / "large"))

@@ -78,6 +78,33 @@ def _is_model_dir(path: Path) -> bool:
     return (path / "am" / "final.mdl").is_file() and has_graph
 
 
+def grammar_ignored(path: Path) -> str | None:
+    """One warning line when the model at `path` can't be restricted to a grammar, else None.
+
+    Only models with a lookahead graph (graph/HCLr.fst + graph/Gr.fst: the "small" ones) can
+    be given a grammar at run time; Vosk loads a static HCLG.fst instead when there is one. A
+    large model (HCLG.fst, no Gr.fst) ignores the grammar with at most a log line (silenced
+    here) and decodes free English: the rejection then rests on the exact-phrase and length
+    tests alone.
+    """
+    static = (path / "graph" / "HCLG.fst").is_file() or (path / "HCLG.fst").is_file()
+    if not static and (path / "graph" / "Gr.fst").is_file():
+        return None
+    return (
+        f"the Vosk model {path} has no graph/Gr.fst (a large model with a static HCLG graph): it "
+        "ignores the command grammar and decodes free speech, so expect more misses and false "
+        "commands; use a small model such as vosk-model-small-en-us-0.15"
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _warn_grammar_ignored(path: str) -> None:
+    """Log `grammar_ignored` once per model directory per process (benchmarks make many recognizers)."""
+    warning = grammar_ignored(Path(path))
+    if warning:
+        log.warning(warning)
+
+
 def resolve_model_dir(model_dir: str | os.PathLike[str] | None) -> Path:
     """The model directory to use, or EngineError saying (in one line) what is wrong with it."""
     if model_dir is None or str(model_dir) == "":
@@ -242,6 +269,7 @@ class VoskRecognizer(SegmentedRecognizer):
         path = resolve_model_dir(model_dir)
         vosk = _import_vosk()
         model = _load_model(str(path.resolve()))
+        _warn_grammar_ignored(str(path.resolve()))
         self.vocabulary = vocabulary
         self.s = settings
         self.lexicon = match_lexicon(vocabulary, lambda w: model.vosk_model_find_word(w) >= 0)
