@@ -306,8 +306,7 @@ class AdaptiveSegmenter:
     unless it is swamped (in speech for `swamp_after` seconds) or the coach is playing (the
     lenient VAD hears the residual echo as speech); then the aggressive one's, until the lenient
     one finds `swamp_release` seconds of non-speech with the coach silent. Exactly one track is
-    listened to at any frame, and an utterance from one overlapping the last one handed on from
-    the other is dropped, so words are never reported twice."""
+    listened to at any frame, so an utterance is never reported twice."""
 
     def __init__(self, settings: SegmentSettings) -> None:
         self.s = settings
@@ -319,8 +318,6 @@ class AdaptiveSegmenter:
         self._run = 0  # frames the lenient endpointer has been in speech without a break
         self._quiet = 0  # frames it has been out of speech
         self.swamped = False
-        self._last_end = -1.0  # end of the last utterance handed on, and its track
-        self._last_track = ""
 
     @property
     def time(self) -> float:
@@ -365,17 +362,7 @@ class AdaptiveSegmenter:
             self.swamped = True
         elif self._quiet * FRAME_S >= self.s.swamp_release:
             self.swamped = False
-        track = "strict" if self.swamped else "lenient"
-        out = []
-        for u in strict if self.swamped else lenient:
-            # Right after a switch the other track may close an utterance over the same words
-            # (the coach starts its acknowledgement as the command is committed): once is enough.
-            start = u.end - u.seconds - max(self.s.window, self.s.noisy_window)
-            if track != self._last_track and start < self._last_end:
-                continue
-            out.append(u)
-            self._last_end, self._last_track = u.end, track
-        return out
+        return strict if self.swamped else lenient
 
 
 def make_segmenter(settings: SegmentSettings) -> UtteranceSegmenter | AdaptiveSegmenter:
