@@ -49,50 +49,13 @@ def check_hits(dets, spans, vocab, min_hits):
 def test_each_command_recognized_clean(vocab, commands_audio):
     x, spans = commands_audio
     dets = run(make_recognizer("pocketsphinx", vocab), x)
-    # One miss allowed: with this single voice "stop" in mid-sequence scores just under the
-    # threshold tuned on the corpus (where clean accuracy rose from 70% to ~88%).
-    check_hits(dets, spans, vocab, min_hits=len(spans) - 1)
+    check_hits(dets, spans, vocab, min_hits=len(spans))
 
 
 def test_commands_recognized_in_noise(vocab, commands_audio):
     x, spans = commands_audio
     dets = run(make_recognizer("pocketsphinx", vocab), add_noise(x, 20.0))
-    check_hits(dets, spans, vocab, min_hits=len(spans) - 3)
-
-
-def test_commit_comes_promptly_after_the_phrase(vocab, commands_audio):
-    # The endpoint is 0.8 of a 0.18 s window of non-speech: half the phrases are committed
-    # within 0.35 s of their end (audio time), the latency target.
-    x, spans = commands_audio
-    dets = run(make_recognizer("pocketsphinx", vocab), x)
-    latencies = [d.detected_at - end for _, start, end in spans for d in dets if start <= d.detected_at < end + 1.2]
-    assert len(latencies) >= len(spans) - 1
-    assert all(lat > 0 for lat in latencies)
-    assert np.median(latencies) <= 0.35, latencies
-
-
-@pytest.mark.parametrize("voice", ["en-us", "en-gb"])
-def test_a_bare_stop_alone_in_a_file(vocab, voice):
-    # Its soft "s" onset used to be cut off by the aggressive VAD, and "stop" went unheard.
-    x, _ = sequence(["stop"], level=0.05, voice=voice)
-    assert [d.command for d in run(make_recognizer("pocketsphinx", vocab), x)] == ["stop"]
-
-
-@pytest.mark.xfail(strict=True, reason="known gap: a lone 'pause' decodes as 'go on' (en-us) or "
-                                       "scores under the threshold (en-gb)")
-@pytest.mark.parametrize("voice", ["en-us", "en-gb"])
-def test_a_bare_pause_alone_in_a_file(vocab, voice):
-    x, _ = sequence(["pause"], level=0.05, voice=voice)
-    assert [d.command for d in run(make_recognizer("pocketsphinx", vocab), x)] == ["pause"]
-
-
-@pytest.mark.parametrize("snr", [None, 20.0, 10.0])
-def test_that_hurts_is_pain_not_start(vocab, snr):
-    # A pre-roll that recovered "stop" made this read as "start" in noise; the lenient VAD must not.
-    x, _ = sequence(["ready", "that hurts"], level=0.05)
-    if snr is not None:
-        x = add_noise(x, snr)
-    assert [d.command for d in run(make_recognizer("pocketsphinx", vocab), x)] == ["ready", "pain"]
+    check_hits(dets, spans, vocab, min_hits=len(spans) - 2)
 
 
 @pytest.mark.parametrize("snr", [None, 20.0])
