@@ -5,8 +5,7 @@ A plain grammar maps every sound to some command, so a hypothesis is only accept
    speech between lasted at most `max_speech` seconds (a command inside a sentence makes a long
    segment), and it isn't the coach's own voice (see `segmenter.py`);
 2. the command grammar beats a garbage decoder of the same frames (a loop of common
-   non-command words, or the phone loop) by `threshold` per second: a likelihood-ratio test,
-   relaxed a little when the utterance is barely above the noise floor;
+   non-command words, or the phone loop) by `threshold` per second: a likelihood-ratio test;
 3. the grammar's alignment leaves at most `max_silence` seconds as "silence": a command said
    inside a short sentence ("pause at the top") leaves the other words to be explained as
    silence;
@@ -14,13 +13,12 @@ A plain grammar maps every sound to some command, so a hypothesis is only accept
    often returns a fragment, "what" for "wait").
 Each utterance is decoded once it has ended, scaled to a fixed level first.
 
-The command is committed as soon as the endpointer sees the end of speech (0.8 of a 0.18 s
-window of non-speech), and `detected_at` is that moment in audio time from the stream start.
+The command is committed as soon as the endpointer sees the end of speech (`window` seconds of
+silence), and `detected_at` is that moment in audio time from the stream start.
 
 Segmentation, the length gates, echo cancellation and the echo gate are the shared front half
-in `segmenter.py` (30 ms frames whatever the chunking, so results are chunk-size independent),
-here with steady-noise suppression in front of the endpointer and two VAD settings
-(`AdaptiveSegmenter`); while the coach is talking, acceptance here is stricter.
+in `segmenter.py` (30 ms frames whatever the chunking, so results are chunk-size independent);
+while the coach is talking, acceptance here is stricter.
 """
 
 from __future__ import annotations
@@ -32,50 +30,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
-from voicecoach.speech_in.denoise import DenoiseSettings
-from voicecoach.speech_in.segmenter import FRAME_S, SegmentedRecognizer, SegmentSettings, Utterance, make_segmenter
+from voicecoach.speech_in.segmenter import FRAME_S, SegmentedRecognizer, SegmentSettings, Utterance, UtteranceSegmenter
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 
 @dataclass(frozen=True)
 class SphinxSettings:
-    segments: SegmentSettings = SegmentSettings(
-        vad_mode=1, noisy_vad_mode=3, window=0.18, ratio=0.8, denoise=DenoiseSettings())
-    """Segmentation, the length gates and the echo gate (shared with the other backends).
-    Measured on the corpus's tuning split: a lenient VAD keeps the soft ends of words (the
-    "s" of a lone "stop"): +20 points clean over vad_mode 3; a 0.18 s window at 0.8 ends an
-    utterance ~0.12 s after the last speech frame instead of 0.27 s; babble and music swamp
-    the lenient VAD, so the aggressive one takes over there (AdaptiveSegmenter); the steady
-    noise suppression lets the endpointer find words in fan and pink noise."""
+    segments: SegmentSettings = SegmentSettings()
+    """Segmentation, the length gates and the echo gate (shared with the other backends)."""
     garbage: str = "words"
     """The free decoding a command must beat: "words" (a loop of common non-command words)
     or "phones" (PocketSphinx's phone loop)."""
     target_rms: float = 0.1
     """Utterances are scaled to this RMS level (full scale = 1) before decoding."""
-    max_silence: float = 0.4
+    max_silence: float = 0.3
     """Most the grammar path may label silence inside the segment (seconds): a command said in
-    a sentence leaves the other words to be explained as 'silence' by the grammar. (The
-    lenient VAD keeps ~0.1-0.2 s of silence around a word, hence more than the 0.3 s that
-    suited vad_mode 3.)"""
-    threshold: float = 0.12
-    """Minimum log-score of the command grammar minus the garbage decoding, per second of the
-    segment not aligned to silence (higher = stricter). Tuned on the corpus's tuning split only."""
-    tight_threshold: float = 0.05
-    """`threshold` for utterances cut by the aggressive VAD (vad_mode 3: babble, music, the coach
-    talking), whose segments hold little silence: the value tuned for that segmentation."""
-    tight_max_silence: float = 0.3
-    """`max_silence` for those utterances."""
-    noise_relax: float = 0.1
-    """The threshold is lowered by up to this much in noise: in full below `relax_snr` - 10 dB
-    of utterance-to-noise-floor ratio, in proportion between (noise blurs the grammar's match
-    more than the garbage decoder's, so a real command scores lower). Tuned on the tuning
-    split: +2-3 points at 10-0 dB for no more false accepts."""
-    relax_snr: float = 15.0
-    """Utterance SNR (dB) below which the threshold starts to relax."""
+    a sentence leaves the other words to be explained as 'silence' by the grammar."""
+    threshold: float = 0.05
+    """Minimum per-second log-score of the command grammar minus the garbage decoding
+    (higher = stricter). Tuned on the corpus's tuning split only."""
     echo_margin: float = 0.05
     """Added to the threshold, per unit of echo share, while the coach is talking."""
-    decoder_options: tuple[tuple[str, object], ...] = ()
-    """Extra PocketSphinx options for both decoders, e.g. (("topn", 8),)."""
 
 
 def _silence_logs() -> None:
@@ -164,7 +139,7 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         self.vocabulary = vocabulary
         self.s = settings
         hmm, dic, phone_lm = _model_paths()
-        common = dict(hmm=hmm, dict=dic, lm=None, samprate=SAMPLE_RATE, loglevel="FATAL", **dict(settings.decoder_options))
+        common = dict(hmm=hmm, dict=dic, lm=None, samprate=SAMPLE_RATE, loglevel="FATAL")
         self._grammar = ps.Decoder(bestpath=False, **common)
         self._grammar.add_jsgf_string("commands", grammar_jsgf(vocabulary))
         self._grammar.activate_search("commands")
@@ -174,7 +149,7 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
             self._phones = ps.Decoder(bestpath=False, **common)
             self._phones.add_jsgf_string("filler", filler_jsgf(vocabulary))
             self._phones.activate_search("filler")
-        self._segmenter = make_segmenter(settings.segments)
+        self._segmenter = UtteranceSegmenter(settings.segments)
         self._warm = False
         self.trace: list[tuple] | None = None
         """Set to [] to record (time, hypothesis, ratio, frames, silence, echo) per utterance (tuning)."""
@@ -216,19 +191,14 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         ) * 0.01
         # Scores are scaled likelihoods exp'd by PocketSphinx; their logs compare directly
         # because both decoders saw the same frames with the same acoustic model.
-        # Per second of speech, not of segment: the lenient VAD leaves ~0.2 s of silence around
-        # a word, which would dilute a short command's score (floor: 0.25 s).
-        speech = max(frames * FRAME_S - silence, 0.25)
-        ratio = (math.log(max(g.score, 1e-300)) - math.log(max(p.score, 1e-300))) / speech
+        ratio = (math.log(max(g.score, 1e-300)) - math.log(max(p.score, 1e-300))) / (frames * FRAME_S)
         strictness = self.vocabulary.strictness_of(command)
-        tight = utterance.vad_mode >= 3
-        threshold = (self.s.tight_threshold if tight else self.s.threshold) + (strictness - 1.0) * 0.1
+        threshold = self.s.threshold + (strictness - 1.0) * 0.1
         threshold += self.s.echo_margin * echo
-        threshold -= self.s.noise_relax * min(1.0, max(0.0, (self.s.relax_snr - utterance.snr) / 10.0))
         if self.trace is not None:
             self.trace.append((utterance.end, g.hypstr, round(ratio, 3), frames, round(silence, 2), round(echo * frames, 2)))
         # Over the coach's voice, residual echo around the command is aligned as "silence".
-        max_silence = (self.s.tight_max_silence if tight else self.s.max_silence) + 0.5 * echo + utterance.preroll
+        max_silence = self.s.max_silence + 0.5 * echo + utterance.preroll
         if ratio < threshold or silence > max_silence:
             return []
         confidence = 1.0 / (1.0 + math.exp(-(ratio - threshold) * 15.0 - 0.5))

@@ -13,12 +13,11 @@ Time is the audio fed in (30 ms per frame), never a clock.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
-from voicecoach.speech_in.denoise import DenoiseSettings, NoiseSuppressor
 from voicecoach.speech_in.echo import EchoCanceller, GateSettings, ResidualEchoGate, to_float
 
 FRAME = 480
@@ -30,8 +29,6 @@ FRAME_S = FRAME / SAMPLE_RATE
 class SegmentSettings:
     window: float = 0.3
     """Endpointer decision window (seconds): silence needed to end an utterance."""
-    ratio: float = 0.9
-    """Share of the window that must be speech (or non-speech) for the endpointer to switch."""
     vad_mode: int = 3
     """Endpointer VAD aggressiveness 0..3; 3 keeps steady noise (fans) out of speech segments."""
     min_speech: float = 0.15
@@ -51,22 +48,6 @@ class SegmentSettings:
     a confusion analysis says it is safe."""
     gate: GateSettings = GateSettings()
     """Residual-echo gating of each frame before the endpointer sees it."""
-    denoise: DenoiseSettings | None = None
-    """Steady-noise suppression of what the endpointer sees (None: off)."""
-    denoise_decode: bool = False
-    """Decoders get the denoised audio too (else the echo-cancelled audio as it was)."""
-    noisy_vad_mode: int | None = None
-    """With `AdaptiveSegmenter`: the VAD aggressiveness used while babble or music keeps the
-    `vad_mode` endpointer in speech (None: no second endpointer)."""
-    noisy_window: float = 0.3
-    """`window` of the aggressive endpointer."""
-    noisy_ratio: float = 0.9
-    """`ratio` of the aggressive endpointer."""
-    swamp_after: float = 3.0
-    """Seconds of unbroken speech after which the `vad_mode` endpointer counts as swamped
-    (no command lasts that long: it is hearing the noise)."""
-    swamp_release: float = 1.0
-    """Seconds of non-speech it must then find to be trusted again."""
 
 
 @dataclass(frozen=True)
@@ -85,13 +66,6 @@ class Utterance:
     preroll: float = 0.0
     """Seconds of audio from before the endpointer's start of speech at the head of `audio`
     (not counted in `frames`): mostly silence, which decoders may align as such."""
-    noise: float = -90.0
-    """The noise floor when the utterance began (dBFS, from the noise suppressor's estimate;
-    -90 when it is off)."""
-    snr: float = 90.0
-    """The utterance's mean level over that noise floor (dB; 90 when the suppressor is off)."""
-    vad_mode: int = 3
-    """The VAD aggressiveness of the endpointer that cut it (tight cuts with 3, looser below)."""
 
     @property
     def seconds(self) -> float:
@@ -111,8 +85,6 @@ class _FrameInfo:
     """Energy of the echo the canceller predicted (and removed) in it."""
     unsure: bool
     """The coach was playing and the canceller hadn't converged yet."""
-    level: float = 0.0
-    """Its energy after echo cancellation, before noise suppression and gating (float scale)."""
 
 
 class UtteranceSegmenter:
@@ -122,15 +94,13 @@ class UtteranceSegmenter:
         import pocketsphinx as ps
 
         self.s = settings
-        self._ep = ps.Endpointer(window=settings.window, ratio=settings.ratio, vad_mode=settings.vad_mode)
+        self._ep = ps.Endpointer(window=settings.window, vad_mode=settings.vad_mode)
         assert self._ep.frame_bytes == FRAME * 2
         self._pending = np.zeros(0, np.int16)
         self._pending_ref = np.zeros(0, np.float32)
         self._frames = 0  # frames consumed: the audio clock
         self._aec: EchoCanceller | None = None
         self._gate = ResidualEchoGate(settings.gate)
-        self._denoiser = NoiseSuppressor(FRAME, settings.denoise) if settings.denoise else None
-        self._seg_noise = -90.0
         # Frames fed but not yet handed back by the endpointer (it lags a window behind).
         self._recent: deque[_FrameInfo] = deque(maxlen=int(settings.window / FRAME_S) + 3)
         # The frames just before the one the endpointer hands back: the next utterance's pre-roll.
@@ -191,48 +161,30 @@ class UtteranceSegmenter:
         self._seg_unsure = False
         self._seg_clean_e = 0.0  # energy left after echo cancellation, while the coach played
         self._seg_echo_e = 0.0  # energy of the echo the canceller predicted (and removed)
-        self._seg_level = 0.0  # energy before noise suppression, for the utterance's SNR
 
     def _cancel(self, frame: np.ndarray, ref: np.ndarray) -> _FrameInfo:
-        """Echo-cancel, denoise and gate one frame; returns it with what the echo gates need."""
-        if self._aec is None and np.any(ref):
+        """Echo-cancel and gate one frame; returns it with what the echo gates need to know."""
+        if self._aec is None:
+            if not np.any(ref):
+                return _FrameInfo(frame.tobytes(), frame.tobytes(), 0.0, 0.0, False)
             self._aec = EchoCanceller()  # from the first sound the coach plays, for good
+        b = self._aec.s.block
         mic = frame.astype(np.float32) / 32768.0
-        if self._aec is None:
-            clean, echo_e = mic, 0.0
-        else:
-            b = self._aec.s.block
-            parts, echo_e = [], 0.0
-            for k in range(0, FRAME, b):
-                parts.append(self._aec.process_block(mic[k : k + b], ref[k : k + b]))
-                echo_e += self._aec.echo_level / (FRAME // b)
-            clean = np.concatenate(parts)
+        parts, echo_e = [], 0.0
+        for k in range(0, FRAME, b):
+            parts.append(self._aec.process_block(mic[k : k + b], ref[k : k + b]))
+            echo_e += self._aec.echo_level / (FRAME // b)
+        clean = np.concatenate(parts)
         clean_e = float(np.mean(clean.astype(np.float64) ** 2)) + 1e-12
-        if self._denoiser is not None:
-            denoised = self._denoiser.process(clean)
-            decoded = denoised if self.s.denoise_decode else clean
-        else:
-            denoised = decoded = clean
-        if self._aec is None:
-            audio = frame if denoised is mic else _to_int16(denoised)
-            ungated = frame if decoded is mic else _to_int16(decoded)
-            return _FrameInfo(audio.tobytes(), ungated.tobytes(), 0.0, 0.0, False, clean_e)
         # Residual echo left alone would reach the endpointer as speech, stretch a lifter's
         # "pause please" into a sentence-long segment and delay its commit: gate it first.
-        ungated = _to_int16(decoded)
+        ungated = (np.clip(clean, -1, 1) * 32767).astype(np.int16)
+        clean, clean_e = self._gate.process(clean, clean_e, echo_e)
         # Until the canceller has learned the room, echo can't be told from a lifter, so speech
         # overlapping the coach is ignored (~2 s of playback).
         unsure = not self._aec.converged and float(np.mean(ref.astype(np.float64) ** 2)) > 1e-6
-        level = clean_e
-        gated, clean_e = self._gate.process(denoised, clean_e, echo_e)
-        return _FrameInfo(_to_int16(gated).tobytes(), ungated.tobytes(), clean_e, echo_e, unsure, level)
-
-    @property
-    def noise_floor(self) -> float:
-        """The noise suppressor's current noise floor estimate (dBFS; -90 when it is off)."""
-        if self._denoiser is None:
-            return -90.0
-        return max(-90.0, 10 * np.log10(self._denoiser.noise_level + 1e-12))
+        audio = (np.clip(clean, -1, 1) * 32767).astype(np.int16)
+        return _FrameInfo(audio.tobytes(), ungated.tobytes(), clean_e, echo_e, unsure)
 
     def _delayed(self, speech: bytes) -> _FrameInfo:
         """The info of the frame the endpointer hands back now. It returns frames a window
@@ -257,14 +209,12 @@ class UtteranceSegmenter:
                 self._reset_segment()
                 self._seg_active = True
                 self._seg_preroll = [np.frombuffer(f.ungated, np.int16) for f in self._before]
-                self._seg_noise = self.noise_floor
             self._before.append(info)
             if self._seg_active and not self._seg_too_long:
                 self._seg_frames += 1
                 # Share of this frame the coach's echo (predicted, before cancellation) explains.
                 self._seg_echo += min(1.0, info.echo_e / info.clean_e) if info.clean_e > 0 else 0.0
                 self._seg_clean_e += info.clean_e
-                self._seg_level += info.level
                 self._seg_echo_e += info.echo_e
                 self._seg_unsure |= info.unsure
                 if self._seg_frames * FRAME_S > self.s.max_speech:
@@ -289,98 +239,16 @@ class UtteranceSegmenter:
             echo=self._seg_echo / max(frames, 1),
             end=self.time,
             preroll=len(self._seg_preroll) * FRAME_S,
-            noise=self._seg_noise,
-            vad_mode=self.s.vad_mode,
-            snr=(min(90.0, 10 * np.log10(self._seg_level / max(frames, 1) + 1e-12) - self._seg_noise)
-                 if self._denoiser is not None else 90.0),
         )
         self._reset_segment()
         return [utterance] if keep else []
-
-
-class AdaptiveSegmenter:
-    """Two UtteranceSegmenters in lockstep, frame by frame: a lenient VAD (`vad_mode`), which
-    keeps the soft onsets and endings of words and is right in quiet rooms and steady noise
-    (fans), and an aggressive one (`noisy_vad_mode`), which still finds gaps in babble and
-    music where the lenient one hears unbroken speech. The lenient one's utterances are used
-    unless it is swamped (in speech for `swamp_after` seconds) or the coach is playing (the
-    lenient VAD hears the residual echo as speech); then the aggressive one's, until the lenient
-    one finds `swamp_release` seconds of non-speech with the coach silent. Exactly one track is
-    listened to at any frame, so an utterance is never reported twice."""
-
-    def __init__(self, settings: SegmentSettings) -> None:
-        self.s = settings
-        self._lenient = UtteranceSegmenter(settings)
-        self._strict = UtteranceSegmenter(replace(settings, vad_mode=settings.noisy_vad_mode,
-                                                  window=settings.noisy_window, ratio=settings.noisy_ratio))
-        self._pending = np.zeros(0, np.int16)
-        self._pending_ref = np.zeros(0, np.float32)
-        self._run = 0  # frames the lenient endpointer has been in speech without a break
-        self._quiet = 0  # frames it has been out of speech
-        self.swamped = False
-
-    @property
-    def time(self) -> float:
-        return self._lenient.time
-
-    def feed(self, samples: np.ndarray, playback: np.ndarray | None = None) -> list[Utterance]:
-        samples = np.asarray(samples)
-        if samples.dtype != np.int16:
-            samples = _to_int16(to_float(samples))
-        if playback is not None:
-            if len(playback) != len(samples):
-                raise ValueError("playback must be as long as samples")
-            ref = to_float(np.asarray(playback))
-        else:
-            ref = np.zeros(len(samples), np.float32)
-        self._pending = np.concatenate([self._pending, samples])
-        self._pending_ref = np.concatenate([self._pending_ref, ref])
-        n = len(self._pending) // FRAME
-        out: list[Utterance] = []
-        for i in range(n):
-            sl = slice(i * FRAME, (i + 1) * FRAME)
-            playing = bool(np.any(self._pending_ref[sl]))
-            out.extend(self._step(self._lenient.feed(self._pending[sl], self._pending_ref[sl]),
-                                  self._strict.feed(self._pending[sl], self._pending_ref[sl]), playing))
-        self._pending = self._pending[n * FRAME :]
-        self._pending_ref = self._pending_ref[n * FRAME :]
-        return out
-
-    def flush(self) -> list[Utterance]:
-        out: list[Utterance] = []
-        if len(self._pending):
-            pad = FRAME - len(self._pending)
-            out.extend(self.feed(np.zeros(pad, np.int16), np.zeros(pad, np.float32)))
-        return out + self._step(self._lenient.flush(), self._strict.flush())
-
-    def _step(self, lenient: list[Utterance], strict: list[Utterance], playing: bool = False) -> list[Utterance]:
-        if self._lenient._ep.in_speech or playing:
-            self._run, self._quiet = self._run + 1, 0
-        else:
-            self._run, self._quiet = 0, self._quiet + 1
-        if playing or self._run * FRAME_S >= self.s.swamp_after:
-            self.swamped = True
-        elif self._quiet * FRAME_S >= self.s.swamp_release:
-            self.swamped = False
-        return strict if self.swamped else lenient
-
-
-def make_segmenter(settings: SegmentSettings) -> UtteranceSegmenter | AdaptiveSegmenter:
-    """An AdaptiveSegmenter when `noisy_vad_mode` is set, else a plain UtteranceSegmenter."""
-    if settings.noisy_vad_mode is None:
-        return UtteranceSegmenter(settings)
-    return AdaptiveSegmenter(settings)
-
-
-def _to_int16(x: np.ndarray) -> np.ndarray:
-    return (np.clip(x, -1, 1) * 32767).astype(np.int16)
 
 
 class SegmentedRecognizer:
     """The streaming half shared by backends that decode whole utterances: audio goes through an
     UtteranceSegmenter, and each utterance it closes goes to the backend's `_recognize`."""
 
-    _segmenter: UtteranceSegmenter | AdaptiveSegmenter
+    _segmenter: UtteranceSegmenter
 
     def _recognize(self, utterance: Utterance) -> list[Detection]:
         raise NotImplementedError
