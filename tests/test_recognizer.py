@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from speech_helpers import RATE, add_noise, pink, run, sequence, to_int16
+from voicecoach.audio_io import read_wav
 from voicecoach.speech_in.engines import EngineError, make_recognizer
 from voicecoach.speech_in.vocabulary import load_vocabulary
 
@@ -97,3 +100,15 @@ def test_float_input_and_empty_chunks(vocab):
 def test_unknown_engine_is_a_clear_error(vocab):
     with pytest.raises(EngineError, match="unknown engine 'julius'.*pocketsphinx"):
         make_recognizer("julius", vocab)
+
+
+@pytest.mark.parametrize("engine", ["pocketsphinx", "pocketsphinx-baseline"])
+def test_stream_that_ends_mid_speech_flushes_cleanly(vocab, engine):
+    # A real 1.5 s tail of a benchmark file (speech over a beat, cut mid-word) on which
+    # PocketSphinx's Endpointer.end_stream hands back no audio at all; decoding that used
+    # to raise IndexError in the baseline's flush.
+    x = read_wav(Path(__file__).parent / "fixtures" / "speech_until_end_of_stream.flac")
+    rec = make_recognizer(engine, vocab)
+    for a in range(0, len(x), 1600):
+        rec.feed(x[a : a + 1600])
+    assert rec.flush() == []  # conversation, not a command

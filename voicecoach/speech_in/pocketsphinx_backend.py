@@ -247,7 +247,7 @@ class PlainGrammarBaseline:
         if self._ep.in_speech:
             tail = self._pending if len(self._pending) else np.zeros(self._frame_samples, np.int16)
             speech = self._ep.end_stream(tail.tobytes())
-            if speech is not None:
+            if speech:  # it may hand back no audio at all, which process_raw rejects
                 self._dec.process_raw(speech)
             return self._finish()
         return []
