@@ -234,7 +234,7 @@ def probe(engine: str, wav: str, vosk_model: str | None, neural_model_dir: str |
             break
     if rec is not None:
         rec.flush()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_mb = peak_rss_mb()
     data = sorted({p for p in opened if os.path.isfile(p) and not p.endswith((".py", ".pyc", ".so"))
                    and ".dist-info" not in p and Path(p).resolve() != Path(wav).resolve()
                    and not p.startswith(("/proc", "/sys", "/dev", "/etc"))})
@@ -244,6 +244,18 @@ def probe(engine: str, wav: str, vosk_model: str | None, neural_model_dir: str |
     by_module = md.packages_distributions()
     dists = sorted({d for m in {m.split(".")[0] for m in sys.modules} for d in by_module.get(m, [])} - {"voicecoach"})
     return {"rss_mb": rss_mb, "dists": dists, "data_files": data}
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. Linux's ru_maxrss survives exec, so in a child of the
+    benchmark it would report the parent's peak at fork time; VmHWM belongs to this process."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_probe(engine, wav, vosk_model, neural_model_dir) -> dict:
