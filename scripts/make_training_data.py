@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections.abc import Callable
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -448,6 +449,21 @@ def make_clip(rng, bank: NoiseBank, spec: dict) -> tuple[np.ndarray, dict]:
     return x.astype(np.float32), meta
 
 
+def negative_specs(rng, pools: list[tuple[list[str], float]], n: int, forbidden: set[str],
+                   voice_spec: Callable[[], dict]) -> list[dict]:
+    """`n` draws of non-command speech: a pool by its weight, a text from it, a voice; a text that
+    is itself a vocabulary phrase is dropped (the draw still counts, so recipes stay reproducible)."""
+    w = np.array([p[1] for p in pools])
+    specs = []
+    for _ in range(n):
+        pool = pools[rng.choice(len(pools), p=w / w.sum())][0]
+        text = pool[rng.integers(len(pool))]
+        if normalize_phrase(text) in forbidden:
+            continue
+        specs.append(dict(kind="neg", text=text, label="speech", **voice_spec()))
+    return specs
+
+
 def plan(seed: int, scale: float, version: int = RECIPE_VERSION) -> list[dict]:
     """Every clip's spec, decided up front from the seed (workers only augment and embed)."""
     if version >= 2:
@@ -483,13 +499,7 @@ def plan(seed: int, scale: float, version: int = RECIPE_VERSION) -> list[dict]:
     n_neg = int(round(6000 * scale))
     pools = [(guide, 0.30), (cues, 0.12), (CONVERSATION, 0.12), (templates, 0.22), (partial, 0.10),
              (SHORT_OTHER, 0.14)]
-    w = np.array([p[1] for p in pools])
-    for _ in range(n_neg):
-        pool = pools[rng.choice(len(pools), p=w / w.sum())][0]
-        text = pool[rng.integers(len(pool))]
-        if normalize_phrase(text) in forbidden:
-            continue
-        specs.append(dict(kind="neg", text=text, label="speech", **voice_spec()))
+    specs += negative_specs(rng, pools, n_neg, forbidden, voice_spec)
     for _ in range(int(round(1200 * scale))):
         specs.append(dict(kind="coach", text=cues[rng.integers(len(cues))], label="speech", tts="espeak",
                           voice=COACH_VOICE[0], variant=COACH_VOICE[1], rate=int(rng.uniform(150, 185)),
@@ -541,13 +551,7 @@ def plan_v2(seed: int, scale: float) -> list[dict]:
                               lead_talk=int(rng.integers(1 << 30)) if rng.random() < 0.25 else None))
     pools = [(fortunes, 0.40), (guide, 0.12), (cues, 0.08), (CONVERSATION, 0.04), (IN_SENTENCE, 0.12),
              (templates, 0.10), (partial, 0.07), (SHORT_OTHER, 0.07)]
-    w = np.array([p[1] for p in pools])
-    for _ in range(int(round(5000 * scale))):
-        pool = pools[rng.choice(len(pools), p=w / w.sum())][0]
-        text = pool[rng.integers(len(pool))]
-        if normalize_phrase(text) in forbidden:
-            continue
-        specs.append(dict(kind="neg", text=text, label="speech", **voice_spec()))
+    specs += negative_specs(rng, pools, int(round(5000 * scale)), forbidden, voice_spec)
     for _ in range(int(round(300 * scale))):
         specs.append(dict(kind="noise", noise=NOISES[rng.integers(len(NOISES))], label="silence",
                           split="train" if rng.random() < 0.85 else "val"))
