@@ -43,7 +43,21 @@ def to_float(samples: np.ndarray) -> np.ndarray:
 
 
 class EchoCanceller:
-    """Stateful canceller: feed equal-length mic and reference blocks in stream order."""
+    """Stateful canceller: feed equal-length mic and reference blocks in stream order.
+
+    Two filters model the echo path (the "two-path" structure of SpeexDSP's canceller): the
+    foreground one, whose output is used, adapts only as much as double-talk detection allows,
+    so a lifter talking over the coach doesn't make it unlearn the room; the background one
+    always adapts at the full step, so it re-learns a changed path (the laptop moved, the
+    volume changed) within a second. When the background filter cancels clearly better for a
+    while it is copied into the foreground; when it diverges (double talk) it is reset from it.
+    Without this a path change leaves loud residual echo that the double-talk detector takes
+    for a lifter, and adaptation stays slowed: on the corpus's coach-echo negatives, whose
+    echo path changes every 20 s, that residual made most of the coach's false commands.
+    """
+
+    SWAP_BLOCKS = 8
+    """Blocks (120 ms) the background filter must win by 3 dB before it is copied."""
 
     def __init__(self, settings: EchoSettings = EchoSettings()) -> None:
         self.s = settings
@@ -51,10 +65,15 @@ class EchoCanceller:
         self.parts = max(1, int(np.ceil(settings.tail_ms / 1000 * 16000 / b)))
         self.bins = b + 1
         self.W = np.zeros((self.parts, self.bins), np.complex128)
+        """Foreground filter (partitioned, frequency domain): its echo estimate is subtracted."""
+        self.W_bg = np.zeros_like(self.W)
+        """Background filter: always adapting at the full step."""
         self.X = np.zeros((self.parts, self.bins), np.complex128)
         self.prev_ref = np.zeros(b, np.float64)
         self.power = np.full(self.bins, 1e-6)
         self._adapted = 0  # blocks adapted with the far end active
+        self._err_fg = self._err_bg = 0.0  # smoothed error powers of the two filters
+        self._bg_wins = 0  # consecutive blocks the background filter has won
         self.echo_level = 0.0
         """Estimated echo power in the last block, before cancellation (linear, float scale)."""
         self.residual_level = 0.0
@@ -65,16 +84,32 @@ class EchoCanceller:
         """Has the filter adapted on ~2 s of playback (enough to trust its echo estimate)?"""
         return self._adapted >= 2 * 16000 // self.s.block
 
+    def _estimate(self, W: np.ndarray) -> np.ndarray:
+        """The echo `W` predicts for the current block (time domain)."""
+        b = self.s.block
+        return np.fft.irfft((W * self.X).sum(axis=0), 2 * b)[b:]
+
+    def _adapt(self, W: np.ndarray, err: np.ndarray, mu: float) -> np.ndarray:
+        """One constrained NLMS step of `W` on the block's error."""
+        b = self.s.block
+        E = np.fft.rfft(np.concatenate([np.zeros(b), err]))
+        grad = (mu * E / (self.power * self.parts + 1e-6))[None, :] * np.conj(self.X)
+        w = np.fft.irfft(W + grad, 2 * b, axis=1)
+        w[:, b:] = 0.0  # gradient constraint: keep the filter causal and linear-convolution
+        return np.fft.rfft(w, axis=1)
+
     def process_block(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
         """One block of `settings.block` float samples in, the echo-cancelled block out."""
         b = self.s.block
         ref = ref.astype(np.float64)
+        mic = mic.astype(np.float64)
         # Newest reference spectrum (overlap-save: previous + current block) goes in front.
         self.X = np.roll(self.X, 1, axis=0)
         self.X[0] = np.fft.rfft(np.concatenate([self.prev_ref, ref]))
         self.prev_ref = ref
-        y_hat = np.fft.irfft((self.W * self.X).sum(axis=0), 2 * b)[b:]
-        err = mic.astype(np.float64) - y_hat
+        y_hat = self._estimate(self.W)
+        err = mic - y_hat
+        err_bg = mic - self._estimate(self.W_bg)
 
         far = float(np.mean(ref**2))
         echo_pow = float(np.mean(y_hat**2))
@@ -90,11 +125,9 @@ class EchoCanceller:
                 mu = self.s.step
             else:
                 mu = self.s.step * min(1.0, 2.0 * echo_pow / err_pow + 0.05)
-            E = np.fft.rfft(np.concatenate([np.zeros(b), err]))
-            grad = (mu * E / (self.power * self.parts + 1e-6))[None, :] * np.conj(self.X)
-            w = np.fft.irfft(self.W + grad, 2 * b, axis=1)
-            w[:, b:] = 0.0  # gradient constraint: keep the filter causal and linear-convolution
-            self.W = np.fft.rfft(w, axis=1)
+            self.W = self._adapt(self.W, err, mu)
+            self.W_bg = self._adapt(self.W_bg, err_bg, self.s.step)
+            self._compare(err_pow, float(np.mean(err_bg**2)) + 1e-12)
 
         self.echo_level = echo_pow
         out = err
@@ -111,6 +144,22 @@ class EchoCanceller:
             out = err * g
         self.residual_level = 0.1 * echo_pow
         return out.astype(np.float32)
+
+    def _compare(self, err_fg: float, err_bg: float) -> None:
+        """Copy the background filter over the foreground one when it has cancelled clearly
+        better for a while, or reset it from the foreground one when it has diverged."""
+        self._err_fg = 0.8 * self._err_fg + 0.2 * err_fg
+        self._err_bg = 0.8 * self._err_bg + 0.2 * err_bg
+        if self._err_bg < 0.5 * self._err_fg:
+            self._bg_wins += 1
+            if self._bg_wins >= self.SWAP_BLOCKS:
+                self.W = self.W_bg.copy()
+                self._err_fg, self._bg_wins = self._err_bg, 0
+        else:
+            self._bg_wins = 0
+            if self._err_bg > 4.0 * self._err_fg:
+                self.W_bg = self.W.copy()
+                self._err_bg = self._err_fg
 
 
 @dataclass(frozen=True)

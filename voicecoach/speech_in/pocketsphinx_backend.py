@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
-from voicecoach.speech_in.segmenter import FRAME_S, SegmentedRecognizer, SegmentSettings, Utterance, UtteranceSegmenter
+from voicecoach.speech_in.segmenter import SegmentedRecognizer, SegmentSettings, Utterance, UtteranceSegmenter
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 
@@ -46,10 +46,10 @@ class SphinxSettings:
     max_silence: float = 0.3
     """Most the grammar path may label silence inside the segment (seconds): a command said in
     a sentence leaves the other words to be explained as 'silence' by the grammar."""
-    threshold: float = 0.05
+    threshold: float = 0.035
     """Minimum per-second log-score of the command grammar minus the garbage decoding
     (higher = stricter). Tuned on the corpus's tuning split only."""
-    echo_margin: float = 0.05
+    echo_margin: float = 0.15
     """Added to the threshold, per unit of echo share, while the coach is talking."""
 
 
@@ -191,14 +191,14 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         ) * 0.01
         # Scores are scaled likelihoods exp'd by PocketSphinx; their logs compare directly
         # because both decoders saw the same frames with the same acoustic model.
-        ratio = (math.log(max(g.score, 1e-300)) - math.log(max(p.score, 1e-300))) / (frames * FRAME_S)
+        ratio = (math.log(max(g.score, 1e-300)) - math.log(max(p.score, 1e-300))) / (len(utterance.audio) / SAMPLE_RATE)
         strictness = self.vocabulary.strictness_of(command)
         threshold = self.s.threshold + (strictness - 1.0) * 0.1
         threshold += self.s.echo_margin * echo
         if self.trace is not None:
             self.trace.append((utterance.end, g.hypstr, round(ratio, 3), frames, round(silence, 2), round(echo * frames, 2)))
         # Over the coach's voice, residual echo around the command is aligned as "silence".
-        max_silence = self.s.max_silence + 0.5 * echo + utterance.preroll
+        max_silence = self.s.max_silence + 0.5 * echo + utterance.padding
         if ratio < threshold or silence > max_silence:
             return []
         confidence = 1.0 / (1.0 + math.exp(-(ratio - threshold) * 15.0 - 0.5))

@@ -2,10 +2,10 @@
 
 Every grammar-based backend needs the same front half: cut the stream into 30 ms frames whatever
 the chunking (so results never depend on it), cancel the coach's echo when the playback
-reference is known, find speech segments with PocketSphinx's endpointer, and drop the segments
-that can't be a command: too short (a click, a plate), too long (a sentence: a command word
-inside it must not fire), or mostly the coach's own voice. What is left is an `Utterance` for the
-backend to decode. The PocketSphinx and Vosk backends both sit on this.
+reference is known, find speech segments with a neural voice activity detector (`vad.py`), and
+drop the segments that can't be a command: too short (a click, a plate), too long (a sentence: a
+command word inside it must not fire), or mostly the coach's own voice. What is left is an
+`Utterance` for the backend to decode. The PocketSphinx and Vosk backends both sit on this.
 
 Time is the audio fed in (30 ms per frame), never a clock.
 """
@@ -19,35 +19,46 @@ import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
 from voicecoach.speech_in.echo import EchoCanceller, GateSettings, ResidualEchoGate, to_float
+from voicecoach.speech_in.vad import SileroVad
 
 FRAME = 480
-"""Samples per endpointer frame (30 ms); everything downstream works on these."""
+"""Samples per frame (30 ms); everything downstream works on these."""
 FRAME_S = FRAME / SAMPLE_RATE
 
 
 @dataclass(frozen=True)
 class SegmentSettings:
-    window: float = 0.3
-    """Endpointer decision window (seconds): silence needed to end an utterance."""
-    vad_mode: int = 3
-    """Endpointer VAD aggressiveness 0..3; 3 keeps steady noise (fans) out of speech segments."""
+    onset: float = 0.5
+    """VAD speech probability at which a frame counts as speech while no utterance is open."""
+    offset: float = 0.35
+    """Lower probability that keeps an open utterance going (hysteresis, as Silero advises)."""
+    min_level: float = -55.0
+    """Quieter frames (dBFS) are never speech: the coach's gated residual echo sits near -60."""
+    onset_frames: int = 2
+    """Consecutive speech frames that open an utterance (60 ms: one frame is a click)."""
+    window: float = 0.24
+    """Silence after the last speech frame that closes an utterance (seconds): the commit delay."""
     min_speech: float = 0.15
-    """Shorter segments are clicks or plates, not words (seconds)."""
-    max_speech: float = 1.6
-    """Longer segments are sentences, not commands (seconds, endpointer padding included)."""
+    """Shorter utterances are clicks or plates, not words (seconds of speech)."""
+    max_speech: float = 1.4
+    """Longer utterances are sentences, not commands (seconds of speech)."""
+    min_gap: float = 0.8
+    """Silence needed before an utterance (seconds since the previous one ended): a command is
+    said on its own; a phrase between two short pauses of a sentence is not one. On the
+    tuning split this removed a quarter of the false accepts on speech and no command."""
+    preroll: float = 0.12
+    """Audio kept from before the first speech frame (seconds), for decoding: the VAD reacts a
+    frame or two late, and a soft onset (the "s" of "stop", the "f" of "faster") lies before
+    it; without it the decoder hears "go on" for "done" and "pause" for "faster"."""
+    tail: float = 0.09
+    """Audio kept after the last speech frame (seconds), for decoding: the word's release."""
     echo_ratio_gate: float = 0.1
     """While the coach plays, an utterance's energy after cancellation must exceed this share
     of the echo energy the canceller removed (-10 dB), or it is taken for residual echo. On the
     tuning split's coach-echo negatives echo-only utterances reach 0.02-0.08; a lifter at
     -26 dBFS over -12 dB echo gives 0.6-1.1."""
-    preroll: float = 0.0
-    """Audio kept from before the endpointer's start of speech (seconds), for decoding only.
-    The endpointer declares speech once most of its window is speech, so a soft onset (the "s"
-    of a lone "stop") falls before the utterance; 0.15 s recovers it and measured +9 points
-    clean on the tuning split, but also turned "that hurts" into "start" in noise: off until
-    a confusion analysis says it is safe."""
     gate: GateSettings = GateSettings()
-    """Residual-echo gating of each frame before the endpointer sees it."""
+    """Residual-echo gating of each frame before the VAD sees it."""
 
 
 @dataclass(frozen=True)
@@ -55,17 +66,21 @@ class Utterance:
     """A speech segment short enough to be a command, not taken for the coach's echo."""
 
     audio: np.ndarray
-    """int16 samples at 16 kHz, echo-cancelled, endpointer padding included."""
+    """int16 samples at 16 kHz, echo-cancelled, with `padding` seconds of pre-roll and tail."""
     frames: int
-    """Length in 30 ms frames."""
+    """Length of the speech itself in 30 ms frames (first to last speech frame)."""
     echo: float
     """Mean share (0..1) of the frames' energy the coach's echo could explain: how much the
     coach talked over it. Backends ask for more evidence when it is high."""
     end: float
-    """Audio time (seconds from the stream start) at which the endpointer closed it."""
-    preroll: float = 0.0
-    """Seconds of audio from before the endpointer's start of speech at the head of `audio`
-    (not counted in `frames`): mostly silence, which decoders may align as such."""
+    """Audio time (seconds from the stream start) at which the utterance was closed."""
+    padding: float = 0.0
+    """Seconds of `audio` outside the speech (pre-roll and tail): mostly silence, which
+    decoders may align as such."""
+    gap: float = 0.0
+    """Seconds without speech before it, since the end of the previous utterance (kept or too
+    long; the coach's echo, clicks and plates don't count): a command is said on its own, a
+    sentence pauses only briefly."""
 
     @property
     def seconds(self) -> float:
@@ -74,13 +89,13 @@ class Utterance:
 
 @dataclass(frozen=True)
 class _FrameInfo:
-    audio: bytes
-    """The frame as the endpointer gets it: echo-cancelled and gated, int16."""
-    ungated: bytes
-    """The frame echo-cancelled but not gated: what decoders get (a gated frame inside a
-    word would punch a hole in it)."""
+    ungated: np.ndarray
+    """The frame echo-cancelled but not gated, int16: what decoders get (a gated frame inside
+    a word would punch a hole in it)."""
+    speech: bool
+    """The VAD's verdict on the gated frame (with the threshold in force when it came)."""
     clean_e: float
-    """Its energy (float scale)."""
+    """Its energy after cancellation and gating (float scale)."""
     echo_e: float
     """Energy of the echo the canceller predicted (and removed) in it."""
     unsure: bool
@@ -91,21 +106,24 @@ class UtteranceSegmenter:
     """Feed mic chunks of any size (+ the playback reference); get candidate utterances."""
 
     def __init__(self, settings: SegmentSettings = SegmentSettings()) -> None:
-        import pocketsphinx as ps
-
         self.s = settings
-        self._ep = ps.Endpointer(window=settings.window, vad_mode=settings.vad_mode)
-        assert self._ep.frame_bytes == FRAME * 2
+        self._vad = SileroVad()
         self._pending = np.zeros(0, np.int16)
         self._pending_ref = np.zeros(0, np.float32)
         self._frames = 0  # frames consumed: the audio clock
         self._aec: EchoCanceller | None = None
         self._gate = ResidualEchoGate(settings.gate)
-        # Frames fed but not yet handed back by the endpointer (it lags a window behind).
-        self._recent: deque[_FrameInfo] = deque(maxlen=int(settings.window / FRAME_S) + 3)
-        # The frames just before the one the endpointer hands back: the next utterance's pre-roll.
-        self._before: deque[_FrameInfo] = deque(maxlen=round(settings.preroll / FRAME_S))
-        self._reset_segment()
+        self._preroll_frames = round(settings.preroll / FRAME_S)
+        self._tail_frames = round(settings.tail / FRAME_S)
+        self._window_frames = max(1, round(settings.window / FRAME_S))
+        self._min_energy = 10 ** (settings.min_level / 10)
+        # The frames before an utterance opens: its onset run and pre-roll.
+        self._history: deque[_FrameInfo] = deque(maxlen=self._preroll_frames + settings.onset_frames)
+        self._run = 0  # consecutive speech frames while no utterance is open
+        self._segment: list[_FrameInfo] | None = None  # the open utterance's frames, onset run first
+        self._preroll: list[_FrameInfo] = []
+        self._last_speech_end = -1e9  # audio time of the last speech frame of the last utterance
+        self._gap = 0.0  # the open utterance's silence before it
 
     @property
     def time(self) -> float:
@@ -137,111 +155,92 @@ class UtteranceSegmenter:
         return out
 
     def flush(self) -> list[Utterance]:
-        """End of stream: pad the last partial frame with silence and close any utterance."""
-        out: list[Utterance] = []
-        if len(self._pending):
-            pad = FRAME - len(self._pending)
-            out.extend(self.feed(np.zeros(pad, np.int16), np.zeros(pad, np.float32)))
-        # Enough silence for the endpointer to close an utterance still open at the end.
-        silence = np.zeros(FRAME, np.int16)
-        for _ in range(int(self.s.window / FRAME_S) + 2):
-            if not self._ep.in_speech:
-                break
-            out.extend(self._frame(silence, np.zeros(FRAME, np.float32)))
-        return out
+        """End of stream: close any open utterance where the audio ends."""
+        if self._segment is None:
+            return []
+        return self._end_segment()
 
     # -- internals ---------------------------------------------------------------------------
-    def _reset_segment(self) -> None:
-        self._seg_frames = 0
-        self._seg_too_long = False
-        self._seg_echo = 0.0  # sum over frames of the echo share
-        self._seg_active = False
-        self._seg_audio: list[np.ndarray] = []
-        self._seg_preroll: list[np.ndarray] = []
-        self._seg_unsure = False
-        self._seg_clean_e = 0.0  # energy left after echo cancellation, while the coach played
-        self._seg_echo_e = 0.0  # energy of the echo the canceller predicted (and removed)
-
     def _cancel(self, frame: np.ndarray, ref: np.ndarray) -> _FrameInfo:
-        """Echo-cancel and gate one frame; returns it with what the echo gates need to know."""
+        """Echo-cancel and gate one frame, and ask the VAD about it."""
+        mic = frame.astype(np.float32) / 32768.0
         if self._aec is None:
             if not np.any(ref):
-                return _FrameInfo(frame.tobytes(), frame.tobytes(), 0.0, 0.0, False)
+                return self._info(frame, mic, 0.0, False)
             self._aec = EchoCanceller()  # from the first sound the coach plays, for good
         b = self._aec.s.block
-        mic = frame.astype(np.float32) / 32768.0
         parts, echo_e = [], 0.0
         for k in range(0, FRAME, b):
             parts.append(self._aec.process_block(mic[k : k + b], ref[k : k + b]))
             echo_e += self._aec.echo_level / (FRAME // b)
         clean = np.concatenate(parts)
         clean_e = float(np.mean(clean.astype(np.float64) ** 2)) + 1e-12
-        # Residual echo left alone would reach the endpointer as speech, stretch a lifter's
-        # "pause please" into a sentence-long segment and delay its commit: gate it first.
+        # Residual echo left alone would reach the VAD as speech, stretch a lifter's "pause
+        # please" into a sentence-long segment and delay its commit: gate it first.
         ungated = (np.clip(clean, -1, 1) * 32767).astype(np.int16)
-        clean, clean_e = self._gate.process(clean, clean_e, echo_e)
+        gated, _ = self._gate.process(clean, clean_e, echo_e)
         # Until the canceller has learned the room, echo can't be told from a lifter, so speech
         # overlapping the coach is ignored (~2 s of playback).
         unsure = not self._aec.converged and float(np.mean(ref.astype(np.float64) ** 2)) > 1e-6
-        audio = (np.clip(clean, -1, 1) * 32767).astype(np.int16)
-        return _FrameInfo(audio.tobytes(), ungated.tobytes(), clean_e, echo_e, unsure)
+        return self._info(ungated, gated, echo_e, unsure)
 
-    def _delayed(self, speech: bytes) -> _FrameInfo:
-        """The info of the frame the endpointer hands back now. It returns frames a window
-        late (it must see what follows before calling something speech), so the echo figures
-        must be those of that frame, not of the one just fed: matched on the audio itself."""
-        while self._recent:
-            info = self._recent.popleft()
-            if info.audio == speech:
-                return info
-            self._before.append(info)
-        return _FrameInfo(speech, speech, 0.0, 0.0, False)  # not seen (can't happen): no echo evidence
+    def _info(self, ungated: np.ndarray, gated: np.ndarray, echo_e: float, unsure: bool) -> _FrameInfo:
+        """Run the VAD on the gated frame and package what the gates need to know."""
+        self._vad.feed(gated)
+        energy = float(np.mean(gated.astype(np.float64) ** 2)) + 1e-12
+        threshold = self.s.onset if self._segment is None else self.s.offset
+        speech = self._vad.prob >= threshold and energy >= self._min_energy
+        return _FrameInfo(ungated, speech, energy, echo_e, unsure)
 
     def _frame(self, frame: np.ndarray, ref: np.ndarray) -> list[Utterance]:
         self._frames += 1
         info = self._cancel(frame, ref)
-        self._recent.append(info)
-        was_in_speech = self._ep.in_speech
-        speech = self._ep.process(info.audio)
-        if speech is not None:
-            info = self._delayed(bytes(speech))
-            if not was_in_speech and not self._seg_active:
-                self._reset_segment()
-                self._seg_active = True
-                self._seg_preroll = [np.frombuffer(f.ungated, np.int16) for f in self._before]
-            self._before.append(info)
-            if self._seg_active and not self._seg_too_long:
-                self._seg_frames += 1
-                # Share of this frame the coach's echo (predicted, before cancellation) explains.
-                self._seg_echo += min(1.0, info.echo_e / info.clean_e) if info.clean_e > 0 else 0.0
-                self._seg_clean_e += info.clean_e
-                self._seg_echo_e += info.echo_e
-                self._seg_unsure |= info.unsure
-                if self._seg_frames * FRAME_S > self.s.max_speech:
-                    # A sentence, not a command: drop it (and save the CPU of decoding it).
-                    self._seg_too_long = True
-                    self._seg_audio = []
-                else:
-                    self._seg_audio.append(np.frombuffer(info.ungated, np.int16))
-        if self._seg_active and not self._ep.in_speech:
+        if self._segment is None:
+            self._history.append(info)
+            self._run = self._run + 1 if info.speech else 0
+            if self._run >= self.s.onset_frames:
+                frames = list(self._history)
+                self._segment = frames[-self._run :]
+                self._preroll = frames[: -self._run][-self._preroll_frames :] if self._preroll_frames else []
+                self._last_speech = len(self._segment)
+                self._gap = self.time - len(self._segment) * FRAME_S - self._last_speech_end
+                self._run = 0
+                self._history.clear()
+            return []
+        self._segment.append(info)
+        if info.speech:
+            self._last_speech = len(self._segment)
+        if len(self._segment) - self._last_speech >= self._window_frames:
             return self._end_segment()
         return []
 
     def _end_segment(self) -> list[Utterance]:
-        frames = self._seg_frames
+        segment, preroll = self._segment or [], self._preroll
+        self._segment, self._preroll = None, []
+        speech = segment[: self._last_speech]
+        clean_e = sum(f.clean_e for f in segment)
+        echo_e = sum(f.echo_e for f in segment)
         # Echo gate: with ~15-20 dB of cancellation, what's left of the coach's voice is a few
         # percent of the echo removed; a lifter speaking over it leaves far more.
-        echo_gated = self._seg_unsure or self._seg_clean_e < self.s.echo_ratio_gate * self._seg_echo_e
-        keep = not (self._seg_too_long or echo_gated or frames * FRAME_S < self.s.min_speech)
-        utterance = Utterance(
-            audio=np.concatenate(self._seg_preroll + self._seg_audio) if self._seg_audio else np.zeros(0, np.int16),
-            frames=frames,
-            echo=self._seg_echo / max(frames, 1),
-            end=self.time,
-            preroll=len(self._seg_preroll) * FRAME_S,
-        )
-        self._reset_segment()
-        return [utterance] if keep else []
+        echo_gated = any(f.unsure for f in segment) or clean_e < self.s.echo_ratio_gate * echo_e
+        seconds = len(speech) * FRAME_S
+        if echo_gated or seconds < self.s.min_speech:
+            return []  # the coach, a click or a plate: no one spoke, so the silence goes on
+        self._last_speech_end = self.time - (len(segment) - len(speech)) * FRAME_S
+        if seconds > self.s.max_speech or self._gap < self.s.min_gap:
+            return []
+        kept = preroll + segment[: self._last_speech + self._tail_frames]
+        echo_share = sum(min(1.0, f.echo_e / f.clean_e) for f in speech) / len(speech)
+        return [
+            Utterance(
+                audio=np.concatenate([f.ungated for f in kept]),
+                frames=len(speech),
+                echo=echo_share,
+                end=self.time,
+                padding=(len(kept) - len(speech)) * FRAME_S,
+                gap=self._gap,
+            )
+        ]
 
 
 class SegmentedRecognizer:

