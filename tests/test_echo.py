@@ -76,3 +76,29 @@ def test_playback_as_int16_equals_float(vocab):
     a = run(make_recognizer("pocketsphinx", vocab), mic, playback=playback)
     b = run(make_recognizer("pocketsphinx", vocab), mic, playback=to_int16(playback))
     assert a == b
+
+
+def moved_laptop(playback: np.ndarray, at: int) -> np.ndarray:
+    """The echo path changes at sample `at`: the laptop moved closer (longer delay, +8 dB)."""
+    before, after = room_echo(playback, 20, -16, seed=5), room_echo(playback, 70, -8, seed=6)
+    return np.concatenate([before[:at], after[at:]]).astype(np.float32)
+
+
+def test_canceller_relearns_a_moved_echo_path():
+    playback = np.concatenate([coach_track(gap=0.3)] * 2)
+    at = len(playback) // 2
+    mic = moved_laptop(playback, at)
+    aec = EchoCanceller()
+    b = aec.s.block
+    out = np.concatenate([aec.process_block(mic[k : k + b], playback[k : k + b])
+                          for k in range(0, len(mic) - b + 1, b)])
+    settled = slice(at + 2 * RATE, len(out))  # 2 s after the move
+    erle = 10 * np.log10(np.mean(mic[settled] ** 2) / np.mean(out[settled] ** 2))
+    assert erle > 15, erle
+
+
+def test_coach_echo_with_a_moved_laptop_gives_nothing(vocab):
+    playback = np.concatenate([coach_track(gap=0.3)] * 2)
+    mic = moved_laptop(playback, len(playback) // 2)
+    mic = mic + np.random.default_rng(1).normal(0, 3e-4, len(mic)).astype(np.float32)
+    assert run(make_recognizer("pocketsphinx", vocab), mic, playback=playback) == []

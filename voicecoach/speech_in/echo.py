@@ -84,6 +84,12 @@ class EchoCanceller:
         """Has the filter adapted on ~2 s of playback (enough to trust its echo estimate)?"""
         return self._adapted >= 2 * 16000 // self.s.block
 
+    @property
+    def relearning(self) -> bool:
+        """Is the background filter cancelling clearly better than the foreground one? Then
+        the echo path has just changed, and the foreground's echo estimate is stale."""
+        return self._err_bg < 0.5 * self._err_fg
+
     def _estimate(self, W: np.ndarray) -> np.ndarray:
         """The echo `W` predicts for the current block (time domain)."""
         b = self.s.block
@@ -150,7 +156,7 @@ class EchoCanceller:
         better for a while, or reset it from the foreground one when it has diverged."""
         self._err_fg = 0.8 * self._err_fg + 0.2 * err_fg
         self._err_bg = 0.8 * self._err_bg + 0.2 * err_bg
-        if self._err_bg < 0.5 * self._err_fg:
+        if self.relearning:
             self._bg_wins += 1
             if self._bg_wins >= self.SWAP_BLOCKS:
                 self.W = self.W_bg.copy()

@@ -179,9 +179,10 @@ class UtteranceSegmenter:
         # please" into a sentence-long segment and delay its commit: gate it first.
         ungated = (np.clip(clean, -1, 1) * 32767).astype(np.int16)
         gated, _ = self._gate.process(clean, clean_e, echo_e)
-        # Until the canceller has learned the room, echo can't be told from a lifter, so speech
-        # overlapping the coach is ignored (~2 s of playback).
-        unsure = not self._aec.converged and float(np.mean(ref.astype(np.float64) ** 2)) > 1e-6
+        # Until the canceller has learned the room (~2 s of playback), or while it re-learns a
+        # changed one, echo can't be told from a lifter, so speech overlapping the coach is ignored.
+        learning = not self._aec.converged or self._aec.relearning
+        unsure = learning and float(np.mean(ref.astype(np.float64) ** 2)) > 1e-6
         return self._info(ungated, gated, echo_e, unsure)
 
     def _info(self, ungated: np.ndarray, gated: np.ndarray, echo_e: float, unsure: bool) -> _FrameInfo:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE
+from voicecoach.speech_in.engines import EngineError
 
 MODEL_PATH = Path(__file__).resolve().parent.parent / "models" / "silero_vad.onnx"
 MODEL_SHA256 = "1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
@@ -26,7 +27,7 @@ _CONTEXT = 64
 """Samples of the previous window the model also sees (how the v5 model was exported)."""
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(EngineError):
     """The shipped VAD model is missing or not the one this code was measured with."""
 
 
