@@ -1,24 +1,25 @@
 """PocketSphinx 5 as a streaming command recognizer, with rejection.
 
 A plain grammar maps every sound to some command, so a hypothesis is only accepted when:
-1. the utterance is short and isolated: the endpointer found silence on both sides and the
-   speech between lasted at most `max_speech` seconds (a command inside a sentence makes a long
-   segment), and it isn't the coach's own voice (see `segmenter.py`);
-2. the command grammar beats a garbage decoder of the same frames (a loop of common
+1. the utterance is short and isolated: the voice activity detector found at most `max_speech`
+   seconds of speech after at least `min_gap` seconds without any (a command inside a
+   sentence makes a long segment, or a short one right after other words), and it isn't the
+   coach's own voice (see `segmenter.py`);
+2. the command grammar beats a garbage decoder of the same audio (a loop of common
    non-command words, or the phone loop) by `threshold` per second: a likelihood-ratio test;
-3. the grammar's alignment leaves at most `max_silence` seconds as "silence": a command said
-   inside a short sentence ("pause at the top") leaves the other words to be explained as
-   silence;
+3. the grammar's alignment leaves at most `max_silence` seconds as "silence" beyond the
+   padding around the speech: a command said inside a short sentence ("pause at the top")
+   leaves the other words to be explained as silence;
 4. the hypothesis is a whole phrase of the vocabulary (bestpath is off: with a grammar it
    often returns a fragment, "what" for "wait").
 Each utterance is decoded once it has ended, scaled to a fixed level first.
 
-The command is committed as soon as the endpointer sees the end of speech (`window` seconds of
-silence), and `detected_at` is that moment in audio time from the stream start.
+The command is committed as soon as the segmenter closes the utterance (`window` seconds after
+the last speech frame), and `detected_at` is that moment in audio time from the stream start.
 
-Segmentation, the length gates, echo cancellation and the echo gate are the shared front half
-in `segmenter.py` (30 ms frames whatever the chunking, so results are chunk-size independent);
-while the coach is talking, acceptance here is stricter.
+Segmentation, the length and silence gates, echo cancellation and the echo gate are the shared
+front half in `segmenter.py` (30 ms frames whatever the chunking, so results are chunk-size
+independent); while the coach is talking, acceptance here is stricter.
 """
 
 from __future__ import annotations

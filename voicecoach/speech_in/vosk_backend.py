@@ -12,7 +12,7 @@ result is accepted only when (see `interpret_result`):
 3. every word's confidence (lattice posterior) reaches `min_confidence`, raised while the coach
    is talking over the utterance;
 4. the words span at most `max_phrase` seconds.
-`detected_at` is the audio time the endpointer closed the utterance.
+`detected_at` is the audio time the segmenter closed the utterance.
 
 The model directory is the user's (`--vosk-model DIR` or $VOICECOACH_VOSK_MODEL); each problem
 with it is one EngineError line. Loaded models are cached per process: loading takes seconds,
