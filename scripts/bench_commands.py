@@ -57,6 +57,7 @@ BENCH_ENGINES = {
     "voicecoach-pocketsphinx": "pocketsphinx",
     "baseline-pocketsphinx-jsgf": "pocketsphinx-baseline",
     "voicecoach-neural": "neural",
+    "voicecoach-hybrid": "hybrid",
     "voicecoach-vosk": "vosk",  # measured only when a model is given (--vosk-model)
 }
 NEEDS_VOSK_MODEL = {"vosk"}

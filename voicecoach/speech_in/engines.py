@@ -41,13 +41,20 @@ def _neural(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer
     return make_neural_recognizer(vocabulary, vosk_model)
 
 
+def _hybrid(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
+    from voicecoach.speech_in.hybrid_backend import HybridRecognizer
+
+    return HybridRecognizer(vocabulary)
+
+
 ENGINES: dict[str, Callable[[Vocabulary, str | None], CommandRecognizer]] = {
     "pocketsphinx": _pocketsphinx,
     "vosk": _vosk,
     "neural": _neural,  # the issue-6 recognizer: better in noise, more false accepts (BENCHMARKS.md)
+    "hybrid": _hybrid,  # PocketSphinx and the neural head fused (BENCHMARKS.md)
     "pocketsphinx-baseline": _pocketsphinx_baseline,  # untuned reference, for benchmarks
 }
-USER_ENGINES = ("pocketsphinx", "neural", "vosk")
+USER_ENGINES = ("pocketsphinx", "hybrid", "neural", "vosk")
 """The engines offered to users (`--engine`); the rest exist for measurement."""
 DEFAULT_ENGINE = "pocketsphinx"
 

@@ -175,24 +175,40 @@ class NeuralRecognizer:
 
     # -- CommandRecognizer ---------------------------------------------------------------
     def feed(self, samples: np.ndarray, playback: np.ndarray | None = None) -> list[Detection]:
+        return self._steps(self._embed(samples, playback))
+
+    def flush(self) -> list[Detection]:
+        return self._steps(self._embed_flush())
+
+    # -- scores without decisions, for a recognizer that fuses them with another -------------
+    def scores(self, samples: np.ndarray, playback: np.ndarray | None = None) -> list[tuple[float, np.ndarray]]:
+        """Feed audio like `feed`, but return (stream time, per-command score) for each new
+        80 ms step instead of deciding anything; scores are ordered as `commands`."""
+        return [(now, scores) for now, scores, _ in self._scored(self._embed(samples, playback))]
+
+    def flush_scores(self) -> list[tuple[float, np.ndarray]]:
+        return [(now, scores) for now, scores, _ in self._scored(self._embed_flush())]
+
+    # -- internals -------------------------------------------------------------------------
+    def _embed(self, samples: np.ndarray, playback: np.ndarray | None) -> list[tuple[int, np.ndarray | None]]:
+        """Echo-cancel (when a playback reference comes) and embed; the new embedding steps."""
         mic = _to_float(samples)
         if self._mode is None:
             self._mode = "plain" if playback is None else "echo"
         if self._mode == "plain":
-            return self._steps(self._emb.feed(mic))
+            return self._emb.feed(mic)
         ref = np.zeros_like(mic) if playback is None else _to_float(playback)[: len(mic)]
         ref = np.pad(ref, (0, len(mic) - len(ref)))
-        return self._steps(self._emb.feed(self._cancel(mic, ref)))
+        return self._emb.feed(self._cancel(mic, ref))
 
-    def flush(self) -> list[Detection]:
+    def _embed_flush(self) -> list[tuple[int, np.ndarray | None]]:
         # Pad to the next step boundaries with silence: a command said at the very end of
         # the stream still gets the ~0.5 s of quiet the head waits for.
         pad = np.random.default_rng(1).standard_normal(STEP * 8 - len(self._emb._pending)).astype(np.float32) * 3e-4
         if self._mode == "echo":
-            return self._steps(self._emb.feed(self._cancel(pad, np.zeros_like(pad))))
-        return self._steps(self._emb.feed(pad))
+            return self._emb.feed(self._cancel(pad, np.zeros_like(pad)))
+        return self._emb.feed(pad)
 
-    # -- internals -------------------------------------------------------------------------
     def _cancel(self, mic: np.ndarray, ref: np.ndarray) -> np.ndarray:
         from voicecoach.speech_in.echo import EchoCanceller
 
@@ -211,8 +227,9 @@ class NeuralRecognizer:
             out.append(self._echo.process_block(m, r))
         return np.concatenate(out) if out else np.zeros(0, np.float32)
 
-    def _steps(self, steps: list[tuple[int, np.ndarray | None]]) -> list[Detection]:
-        found = []
+    def _scored(self, steps: list[tuple[int, np.ndarray | None]]) -> list[tuple[float, np.ndarray, np.ndarray]]:
+        """(stream time, per-command scores, smoothed class probabilities) of each new step."""
+        out = []
         for index, emb in steps:
             if emb is None:
                 continue
@@ -227,7 +244,12 @@ class NeuralRecognizer:
                 self._recent.pop(0)
             p = np.mean(self._recent, axis=0)
             scores = np.array([p[self._phrase_idx[c]].sum() for c in self.commands])
-            now = ((index + 1) * STEP - PREFILL) / SAMPLE_RATE
+            out.append((((index + 1) * STEP - PREFILL) / SAMPLE_RATE, scores, p))
+        return out
+
+    def _steps(self, steps: list[tuple[int, np.ndarray | None]]) -> list[Detection]:
+        found = []
+        for now, scores, p in self._scored(steps):
             thr = self.thresholds
             if now <= self._coach_until:
                 thr = np.where(self.barge_in, 1 - (1 - thr) * self.s.echo_keep_barge_in, np.inf)

@@ -174,16 +174,22 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
 
     def _recognize(self, utterance: Utterance) -> list[Detection]:
         """Decode one candidate utterance and apply the rejection tests."""
+        v = self.verdict(utterance)
+        return [v.detection] if v is not None and v.accepted else []
+
+    def verdict(self, utterance: Utterance) -> SphinxVerdict | None:
+        """Decode one utterance: the phrase the grammar heard and the rejection tests' figures,
+        or None when the garbage decoder explains it better than any phrase could."""
         frames, echo = utterance.frames, utterance.echo
         self._decode(utterance.audio)
         g, p = self._grammar.hyp(), self._phones.hyp()
         if g is None or p is None or not g.hypstr:
-            return []
+            return None
         command = self.vocabulary.command_for(g.hypstr)
         if command is None:
             if self.trace is not None:
                 self.trace.append((utterance.end, "filler: " + g.hypstr, None, frames, None, None))
-            return []
+            return None
         # 10 ms frames the grammar path spent outside the phrase: leftover words, not silence.
         silence = sum(
             seg.end_frame - seg.start_frame + 1
@@ -200,10 +206,33 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
             self.trace.append((utterance.end, g.hypstr, round(ratio, 3), frames, round(silence, 2), round(echo * frames, 2)))
         # Over the coach's voice, residual echo around the command is aligned as "silence".
         max_silence = self.s.max_silence + 0.5 * echo + utterance.padding
-        if ratio < threshold or silence > max_silence:
-            return []
-        confidence = 1.0 / (1.0 + math.exp(-(ratio - threshold) * 15.0 - 0.5))
-        return [Detection(command, g.hypstr, round(confidence, 3), round(utterance.end, 3))]
+        return SphinxVerdict(command, g.hypstr, ratio, threshold, silence <= max_silence, utterance.end)
+
+
+@dataclass(frozen=True)
+class SphinxVerdict:
+    """What PocketSphinx made of one utterance, before deciding."""
+
+    command: str
+    text: str
+    """The phrase the grammar heard."""
+    ratio: float
+    """Per-second log-score of the grammar over the garbage decoder."""
+    threshold: float
+    """The ratio needed for this command here (strictness and echo included)."""
+    alone: bool
+    """The phrase explains the utterance: the grammar's alignment left no more silence than
+    allowed, so no other words were said around it."""
+    end: float
+
+    @property
+    def accepted(self) -> bool:
+        return self.alone and self.ratio >= self.threshold
+
+    @property
+    def detection(self) -> Detection:
+        confidence = 1.0 / (1.0 + math.exp(-(self.ratio - self.threshold) * 15.0 - 0.5))
+        return Detection(self.command, self.text, round(confidence, 3), round(self.end, 3))
 
 
 class PlainGrammarBaseline:
