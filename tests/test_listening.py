@@ -36,13 +36,14 @@ class FakeMic:
         self.started = False
 
 
-def test_listen_file_44k_stereo(tmp_path):
+@pytest.mark.parametrize("engine", ["pocketsphinx", "hybrid"])
+def test_listen_file_44k_stereo(tmp_path, engine):
     x, spans = sequence(["resume", "status"], level=0.05)
     stereo = soxr.resample(x, RATE, 44100)
     stereo = np.stack([stereo, stereo * 0.8], axis=1)
     p = tmp_path / "in.wav"
     sf.write(p, stereo, 44100)
-    dets = list(listen_file(p))
+    dets = list(listen_file(p, engine))
     assert [d.command for d in dets] == ["resume", "status"]
     for d, (_, _, end) in zip(dets, spans):
         assert end < d.detected_at < end + 0.8

@@ -251,7 +251,7 @@ def listen(wav, playback, device, **opts):
 @click.option("--remove", is_flag=True, help="Forget the enrollment: back to the shipped model.")
 @user_errors
 def enroll(takes, seconds, device, from_dir, remove):
-    """Adapt the neural recognizer (--engine neural) to your voice: say each command a few times."""
+    """Adapt the neural recognizer (--engine neural or hybrid) to your voice: say each command a few times."""
     from . import listening
     from .speech_in.enrollment import enroll as adapt_to, remove_enrollment
 
