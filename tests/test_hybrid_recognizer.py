@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from speech_helpers import RATE, add_noise, rms, room_echo, run, say, sequence, to_int16
 from test_echo import coach_track
-from test_recognizer import ONE_PER_COMMAND, SENTENCES, check_hits
+from test_recognizer import ONE_PER_COMMAND, SENTENCES, check_hits, commands_audio, vocab  # noqa: F401 (fixtures)
 from voicecoach.speech_in.engines import make_recognizer
 from voicecoach.speech_in.hybrid_backend import HybridRecognizer, HybridSettings
-from voicecoach.speech_in.vocabulary import load_vocabulary
-
-
-@pytest.fixture(scope="module")
-def vocab():
-    return load_vocabulary()
-
-
-@pytest.fixture(scope="module")
-def commands_audio():
-    return sequence(ONE_PER_COMMAND, level=0.05)
 
 
 @pytest.mark.parametrize("snr, min_hits", [(None, 12), (10.0, 11), (5.0, 10)])
