@@ -98,3 +98,17 @@ def test_ctrl_c_mid_set_keeps_the_log_and_exits_130(tmp_path):
     assert any('"count"' in line for line in lines)
     assert json.loads(lines[-1])["event"] == "summary"
     assert sf.info(str(out)).duration > 0
+
+
+def test_listen_into_a_closed_pipe_stops_quietly(tmp_path):
+    # `voicecoach listen FILE | head -1`: once the reader is gone, stop like any Unix filter.
+    from speech_helpers import RATE, sequence
+
+    x, _ = sequence(["resume", "status"], level=0.05)
+    wav = tmp_path / "two.wav"
+    sf.write(wav, x, RATE)
+    proc = subprocess.Popen(VOICECOACH + ["listen", str(wav)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before anything is written: the first line meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=300) == 0, err
+    assert err == ""

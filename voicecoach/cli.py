@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,11 @@ def user_errors(fn):
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except BrokenPipeError:
+            # The reader went away (`voicecoach listen FILE | head`): stop quietly, like any
+            # Unix filter; stdout goes to /dev/null so the interpreter's final flush can't fail.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except USER_ERRORS as exc:
             raise click.ClickException(str(exc)) from None
         except KeyboardInterrupt:
