@@ -166,7 +166,7 @@ class UtteranceSegmenter:
         mic = frame.astype(np.float32) / 32768.0
         if self._aec is None:
             if not np.any(ref):
-                return self._info(frame, mic, 0.0, False)
+                return self._info(frame, mic, float(np.mean(mic.astype(np.float64) ** 2)) + 1e-12, 0.0, False)
             self._aec = EchoCanceller()  # from the first sound the coach plays, for good
         b = self._aec.s.block
         parts, echo_e = [], 0.0
@@ -178,17 +178,16 @@ class UtteranceSegmenter:
         # Residual echo left alone would reach the VAD as speech, stretch a lifter's "pause
         # please" into a sentence-long segment and delay its commit: gate it first.
         ungated = (np.clip(clean, -1, 1) * 32767).astype(np.int16)
-        gated, _ = self._gate.process(clean, clean_e, echo_e)
+        gated, gated_e = self._gate.process(clean, clean_e, echo_e)
         # Until the canceller has learned the room (~2 s of playback), or while it re-learns a
         # changed one, echo can't be told from a lifter, so speech overlapping the coach is ignored.
         learning = not self._aec.converged or self._aec.relearning
         unsure = learning and float(np.mean(ref.astype(np.float64) ** 2)) > 1e-6
-        return self._info(ungated, gated, echo_e, unsure)
+        return self._info(ungated, gated, gated_e, echo_e, unsure)
 
-    def _info(self, ungated: np.ndarray, gated: np.ndarray, echo_e: float, unsure: bool) -> _FrameInfo:
-        """Run the VAD on the gated frame and package what the gates need to know."""
+    def _info(self, ungated: np.ndarray, gated: np.ndarray, energy: float, echo_e: float, unsure: bool) -> _FrameInfo:
+        """Run the VAD on the gated frame (of `energy`) and package what the gates need to know."""
         self._vad.feed(gated)
-        energy = float(np.mean(gated.astype(np.float64) ** 2)) + 1e-12
         threshold = self.s.onset if self._segment is None else self.s.offset
         speech = self._vad.prob >= threshold and energy >= self._min_energy
         return _FrameInfo(ungated, speech, energy, echo_e, unsure)
