@@ -62,6 +62,7 @@ BENCH_ENGINES = {
 }
 NEEDS_VOSK_MODEL = {"vosk"}
 SNR_ORDER = ["clean", "20", "10", "5", "0"]
+FA_KINDS = ("speech", "words", "coach_echo", "noise")  # negative_category's answers
 SPLIT_ORDER = ["tuning", "heldout", "heldout-other"]
 PROBE_SECONDS = 120.0
 
@@ -117,7 +118,10 @@ def score_positive(items, dets):
 
 
 def negative_category(f: dict) -> str:
-    """speech (sentences and read speech), coach_echo or noise; older corpora lack 'category'."""
+    """speech (sentences and read speech), words (single words said alone), coach_echo or noise;
+    older corpora lack 'category'."""
+    if f.get("neg_kind") == "words":
+        return "words"
     if "category" in f:
         return f["category"]
     return "coach_echo" if f["noise"] == "coach_echo" else ("noise" if "neg_noise" in f["path"] else "speech")
@@ -180,7 +184,7 @@ class Scores:
                 "false_accepts": sum(v[0] for k, v in self.fa.items() if k[0] == sp),
                 "negative_hours": sum(v[1] for k, v in self.fa.items() if k[0] == sp) / 3600,
                 "fa_per_hour": self.fa_per_hour(sp),
-                "fa_per_hour_by_kind": {c: self.fa_per_hour(sp, c) for c in ("speech", "coach_echo", "noise")},
+                "fa_per_hour_by_kind": {c: self.fa_per_hour(sp, c) for c in FA_KINDS},
                 "latency_p50": float(np.percentile(ls, 50)) if ls else None,
                 "latency_p95": float(np.percentile(ls, 95)) if ls else None,
             }
@@ -361,14 +365,14 @@ def tables(results: dict, splits, manifest) -> str:
     lines = []
     for sp in splits:
         lines.append(f"\n### {sp} split\n\n{corpus_line(manifest, sp)}.\n")
-        lines.append("| engine | clean | 20 dB | 10 dB | 5 dB | 0 dB | false accepts / h (speech / coach echo / noise) | latency p50 / p95 |")
+        lines.append("| engine | clean | 20 dB | 10 dB | 5 dB | 0 dB | false accepts / h (speech / words alone / coach echo / noise) | latency p50 / p95 |")
         lines.append("|---|---|---|---|---|---|---|---|")
         for label, r in results.items():
             s = r["splits"][sp]
             k = s["fa_per_hour_by_kind"]
             lat = "-" if s["latency_p50"] is None else f"{s['latency_p50']:.2f} / {s['latency_p95']:.2f} s"
             lines.append(f"| {label} | {' | '.join(pct(s['accuracy'][x]) for x in SNR_ORDER)} | "
-                         f"{rate(s['fa_per_hour'])} ({rate(k['speech'])} / {rate(k['coach_echo'])} / {rate(k['noise'])}) | {lat} |")
+                         f"{rate(s['fa_per_hour'])} ({' / '.join(rate(k.get(c)) for c in FA_KINDS)}) | {lat} |")
         noises = sorted({n for r in results.values() for n in r["splits"][sp]["accuracy_by_noise"]})
         if noises:
             lines.append("\nAccuracy per noise type (20, 10, 5, 0 dB pooled):\n")

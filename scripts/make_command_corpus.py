@@ -102,6 +102,7 @@ SIZES = {  # (renders per phrase, minutes of negatives) per split; --small for s
 # Shares of a split's negative minutes: sentences with pauses, continuous read speech, the
 # coach's echo, noise alone.
 NEG_SHARES = {"speech": 0.55, "read": 0.20, "coach_echo": 0.15, "noise": 0.10}
+WORDS_SHARE = 0.15  # isolated words, on top of the shares above (added in corpus v2.1)
 
 COACH_VOICE = ("en-us", "")  # what the coach itself speaks with (pyttsx3 -> espeak-ng)
 COACH_CUES = [
@@ -124,6 +125,17 @@ CONVERSATION = [
     "I could not sleep at all last night.", "Put the plates back when you are finished with them.",
     "Wait for me at the front desk, I'll be quick.", "The next bus leaves at seven fifteen.",
     "Help me move this bench over there, please.", "Can we talk about the schedule for next week?",
+]
+# Single words said alone, with pauses around them: a partner counting reps, the coach's own
+# count and cue words, gym one-worders. The isolation rule does not protect against these, so
+# they are their own negatives ("words"); dealt to the splits like the other shared texts.
+ISOLATED_WORDS = [
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "squeeze", "down", "up", "hold", "push", "drive", "lower", "breathe", "brace",
+    "tuck", "good", "nice", "yes", "no", "yeah", "okay", "easy", "light", "heavy", "last one",
+    "two more", "one more", "come on", "almost", "there", "top", "bottom", "slowly", "control",
+    "heels", "chin", "knees", "bar", "plates", "set", "rep", "rest", "water", "spot", "lift",
+    "now", "go", "keep going", "right", "nope", "sure", "thanks", "tight", "higher", "strong",
 ]
 SHORT_OTHER = ["yeah", "okay", "good", "nice", "alright", "thanks", "one more", "hello", "come on",
                "great", "no", "yes", "almost", "easy", "light weight", "oh well", "hmm", "whoa"]
@@ -400,6 +412,7 @@ def text_pools(split: str) -> dict[str, list[str]]:
     fs = fortune_sentences(FORTUNES[split])
     return {"guide": deal(guide_sentences(), split), "coach_text": deal(coach_lines(), split),
             "conversation": deal(CONVERSATION, split), "short": SHORT_OTHER, "fortune": fs,
+            "words": deal(ISOLATED_WORDS, split),
             "read": fortune_paragraphs(FORTUNES[split]) or fs}
 
 
@@ -460,7 +473,7 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
     plan = 0.0
     for split in splits:
         n_noise = len(SPLIT[split]["noises"])
-        plan += len(phrases) * sizes[split][0] * CLIP * (1 + n_noise * (len(SNRS) - 1)) + sizes[split][1] * 60
+        plan += len(phrases) * sizes[split][0] * CLIP * (1 + n_noise * (len(SNRS) - 1)) + sizes[split][1] * 60 * (1 + WORDS_SHARE)
     progress = Progress(plan)
     pool = ThreadPoolExecutor(max(1, jobs))  # synthesizers run as subprocesses: `jobs` at a time
 
@@ -475,8 +488,8 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
         pools = text_pools(split)
         babble_texts = pools["guide"] + pools["conversation"] + pools["fortune"][:200]
 
-        def noise_of(kind, n):
-            return make_noise(kind, srng, n, voices, babble_texts)
+        def noise_of(kind, n, rng=srng):
+            return make_noise(kind, rng, n, voices, babble_texts)
 
         # --- positives: render each phrase several times, then mix per noise and SNR
         jobs_ = [(phrase, command, render_voice(srng, split)) for phrase, command in phrases for _ in range(renders)]
@@ -510,18 +523,18 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
                 progress(f"{split}: positives {name}", total / RATE)
 
         # --- negatives 1: non-command sentences with pauses, over clean and noisy backgrounds
-        def sentence_stream(seconds: float, kinds: dict[str, float], gaps: tuple[float, float]):
+        def sentence_stream(seconds: float, kinds: dict[str, float], gaps: tuple[float, float], rng):
             """Synthesize picks (in batches) until `seconds` of audio; returns (stream, items)."""
             names, probs = list(kinds), np.array(list(kinds.values()))
             stream, items, pos = [], [], 0
             while pos < seconds * RATE:
                 picks = []
                 for _ in range(max(1, min(32, int((seconds - pos / RATE) / 8)))):  # batches, small near the end
-                    kind = names[srng.choice(len(names), p=probs / probs.sum())]
-                    picks.append((kind, str(pools[kind][srng.integers(len(pools[kind]))]), render_voice(srng, split)))
+                    kind = names[rng.choice(len(names), p=probs / probs.sum())]
+                    picks.append((kind, str(pools[kind][rng.integers(len(pools[kind]))]), render_voice(rng, split)))
                 for (kind, text, voice), c in zip(picks, render_all([(t, v) for _, t, v in picks])):
-                    gap = np.zeros(int(srng.uniform(*gaps) * RATE), np.float32)
-                    c = level(c, srng)
+                    gap = np.zeros(int(rng.uniform(*gaps) * RATE), np.float32)
+                    c = level(c, rng)
                     stream += [gap, c]
                     items.append(dict(kind=kind, text=text, start=round((pos + len(gap)) / RATE, 3),
                                       end=round((pos + len(gap) + len(c)) / RATE, 3), **voice))
@@ -529,21 +542,25 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
             return np.concatenate(stream + [np.zeros(RATE, np.float32)]), items
 
         target = neg_minutes * 60
-        for neg_kind, kinds, gaps, conds in (
-            ("speech", SPEECH_MIX, (0.4, 2.0), [(None, None)] + [(nz, s) for nz in noises for s in (20.0, 10.0)]),
-            ("read", {"read": 1.0}, (0.15, 0.6), [(None, None)] + [(nz, 15.0) for nz in noises]),
-        ):
-            per_cond = target * NEG_SHARES[neg_kind] / len(conds)
+        def write_negatives(neg_kind: str, kinds: dict[str, float], gaps: tuple[float, float],
+                            conds: list, minutes: float, rng) -> None:
+            """One file per (noise, SNR) condition of non-command speech with pauses."""
             for noise, snr in conds:
-                speech, items = sentence_stream(per_cond, kinds, gaps)
+                speech, items = sentence_stream(minutes / len(conds), kinds, gaps, rng)
                 tag = "clean" if noise is None else f"{noise}_{int(snr)}dB"
-                mix = mix_at(speech, noise_of(noise, len(speech)), snr) if noise else speech
+                mix = mix_at(speech, noise_of(noise, len(speech), rng), snr) if noise else speech
                 name = f"{split}/neg_{neg_kind}_{tag}.wav"
                 write(out / name, normalized(mix))
                 manifest["files"].append(dict(path=name, kind="negative", category="speech", neg_kind=neg_kind,
                                               split=split, noise=noise, snr=snr,
                                               seconds=round(len(mix) / RATE, 2), items=items))
                 progress(f"{split}: negatives {name} ({len(mix) / RATE / 60:.1f} min)", len(mix) / RATE)
+
+        target = neg_minutes * 60
+        noisy_talk = [(None, None)] + [(nz, s) for nz in noises for s in (20.0, 10.0)]
+        write_negatives("speech", SPEECH_MIX, (0.4, 2.0), noisy_talk, target * NEG_SHARES["speech"], srng)
+        write_negatives("read", {"read": 1.0}, (0.15, 0.6), [(None, None)] + [(nz, 15.0) for nz in noises],
+                        target * NEG_SHARES["read"], srng)
 
         # --- negatives 2: the coach's own cues echoed into the mic (reference saved for echo cancellation)
         cues = COACH_CUES + pools["coach_text"]
@@ -586,6 +603,11 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
                                           neg_kind="noise", split=split, noise=noise, snr=None,
                                           seconds=round(n / RATE, 2), items=[]))
             progress(f"{split}: negatives noise alone ({noise})", n / RATE)
+
+        # --- negatives 4: single words said alone (added in corpus v2.1). Their own random
+        # stream, written last, so every file of the earlier corpus comes out the same.
+        write_negatives("words", {"words": 1.0}, (1.0, 2.5), noisy_talk, target * WORDS_SHARE,
+                        np.random.default_rng([seed, SPLITS.index(split), 1]))
 
     manifest["summary"] = summary(manifest)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))

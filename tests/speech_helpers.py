@@ -55,6 +55,36 @@ def add_noise(x: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
     return (x + pink(len(x), seed) * rms(speech) / 10 ** (snr_db / 20)).astype(np.float32)
 
 
+BABBLE_TEXT = [
+    "Did you see the game last night", "I think I left my water bottle in the car",
+    "This place gets really busy after six", "We should go hiking when the weather is nice",
+    "My knees have been feeling a lot better lately", "What time does the gym close on Sunday",
+]
+
+
+def babble(n: int, talkers: int = 5, seed: int = 0) -> np.ndarray:
+    """Other people talking across the room: `talkers` overlapping streams of sentences in
+    different espeak-ng voices, unit RMS, `n` samples."""
+    rng = np.random.default_rng(seed)
+    voices = ["en-us", "en-gb", "en-us+f3", "en-gb-x-rp+m3", "en-us+f2", "en-gb+m7"]
+    out = np.zeros(n)
+    for k in range(talkers):
+        track, pos = np.zeros(n), -int(rng.uniform(0, 2) * RATE)
+        while pos < n:
+            u = say(BABBLE_TEXT[rng.integers(len(BABBLE_TEXT))], voices[k % len(voices)])
+            a, b = max(pos, 0), min(pos + len(u), n)
+            if b > a:
+                track[a:b] += u[a - pos : b - pos]
+            pos += len(u) + int(rng.uniform(0.05, 0.4) * RATE)
+        out += track / rms(track)
+    return (out / rms(out)).astype(np.float32)
+
+
+def add_babble(x: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    speech = x[np.abs(x) > 1e-4]
+    return (x + babble(len(x), seed=seed) * rms(speech) / 10 ** (snr_db / 20)).astype(np.float32)
+
+
 def room_echo(playback: np.ndarray, delay_ms: float, level_db: float, seed: int = 0) -> np.ndarray:
     """What a laptop mic hears of the coach's speaker: delay, a small room's tail, a level."""
     rng = np.random.default_rng(seed)

@@ -44,15 +44,18 @@ def test_false_accepts_per_hour_by_kind(bench):
           [det("stop", 10.0)], cpu=1.0, audio=1800)
     s.add(dict(kind="negative", split="heldout", category="coach_echo", noise="coach_echo", path="b.wav",
                seconds=1800), [], cpu=1.0, audio=1800)
+    s.add(dict(kind="negative", split="heldout", category="speech", neg_kind="words", noise=None, path="c.wav",
+               seconds=1800), [det("done", 3.0), det("quit", 9.0)], cpu=1.0, audio=1800)
     s.add(dict(kind="positive", split="heldout", snr=10.0, noise="plates", items=ITEMS[:1]),
           [det("pause", 1.2)], cpu=0.5, audio=3.0)
     r = s.report(["heldout"])
     sp = r["splits"]["heldout"]
-    assert sp["fa_per_hour"] == pytest.approx(1.0)
-    assert sp["fa_per_hour_by_kind"] == {"speech": pytest.approx(2.0), "coach_echo": 0.0, "noise": None}
+    assert sp["fa_per_hour"] == pytest.approx(2.0)
+    assert sp["fa_per_hour_by_kind"] == {"speech": pytest.approx(2.0), "words": pytest.approx(4.0),
+                                         "coach_echo": 0.0, "noise": None}
     assert sp["accuracy"]["10"] == 1.0 and sp["accuracy"]["clean"] is None
     assert sp["accuracy_by_command"] == {"pause": 1.0}
-    assert r["rtf"] == pytest.approx(2.5 / 3603)
+    assert r["rtf"] == pytest.approx(3.5 / 5403)
 
 
 def test_write_section_replaces_only_its_own_section(bench, tmp_path):
