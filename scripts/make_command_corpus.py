@@ -17,7 +17,9 @@ command words (the hip-thrust guide and the coach's lines in voicecoach/data/gui
 conversation, short non-command words and plain English prose from Debian's `fortunes`, as
 sentences with pauses over clean/noisy backgrounds; continuous read speech (fortunes read on
 with short pauses); the coach's own cues echoed into the mic (with the playback reference saved
-beside them); and noise alone (gym noise, music, fan...).
+beside them); noise alone (gym noise, music, fan...); and single words said alone with pauses
+around them (ISOLATED_WORDS: a partner counting reps, "squeeze", "keep going"), added in corpus
+v2.1 with their own random stream so every earlier file comes out byte-identical.
 
 Text partition: guide sentences, coach lines and conversation are dealt to the splits by index
 (i % 3); each split reads its own fortune files (FORTUNES below). The fortune files listed in
