@@ -526,7 +526,9 @@ def publish(report: dict, manifest: dict, args) -> None:
         "with pauses (coaching text full of command words, the coach's lines, conversation, short words, "
         "prose from Debian's fortunes) over clean and noisy backgrounds, continuous read speech, the "
         "coach's cues echoed into the mic (10-80 ms delay, -6..-20 dB; fed with the playback reference to "
-        "engines that use it), and noise alone. Accuracy: the right command and no other in the clip. "
+        "engines that use it), noise alone, and single words said alone with pauses around them (a "
+        "partner counting reps, \"squeeze\", \"keep going\": the \"words alone\" column). "
+        "Accuracy: the right command and no other in the clip. "
         "Latency: commit time after the phrase's end. No enrollment.\n"
         + "".join(f"Not measured: {l} ({why}).\n" for l, why in report.get("skipped", {}).items())
         + "".join(f"{l} raised on {len(r['errors'])} file(s), scored up to that point: {r['errors'][0]}\n"

@@ -80,11 +80,6 @@ def babble(n: int, talkers: int = 5, seed: int = 0) -> np.ndarray:
     return (out / rms(out)).astype(np.float32)
 
 
-def add_babble(x: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
-    speech = x[np.abs(x) > 1e-4]
-    return (x + babble(len(x), seed=seed) * rms(speech) / 10 ** (snr_db / 20)).astype(np.float32)
-
-
 def room_echo(playback: np.ndarray, delay_ms: float, level_db: float, seed: int = 0) -> np.ndarray:
     """What a laptop mic hears of the coach's speaker: delay, a small room's tail, a level."""
     rng = np.random.default_rng(seed)

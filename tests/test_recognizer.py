@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speech_helpers import RATE, add_babble, add_noise, babble, pink, rms, run, say, sequence, to_int16
+from speech_helpers import RATE, add_noise, babble, pink, rms, run, say, sequence, to_int16
 from voicecoach.audio_io import read_wav
 from voicecoach.speech_in.engines import EngineError, make_recognizer
 from voicecoach.speech_in.vocabulary import load_vocabulary
@@ -70,15 +70,8 @@ def test_commands_recognized_in_heavy_noise(vocab, commands_audio, snr, min_hits
     check_hits(dets, spans, vocab, min_hits=min_hits)
 
 
-def test_commands_heard_over_background_talk(vocab, commands_audio):
-    # Five people talking across the room, 20 dB under the lifter: the VAD hears speech all the
-    # time, so before the segmenter's foreground rule no utterance ever ended and none was heard.
-    x, spans = commands_audio
-    dets = run(make_recognizer("pocketsphinx", vocab), add_babble(x, 20.0))
-    check_hits(dets, spans, vocab, min_hits=8)
-
-
 def test_background_talk_alone_gives_nothing(vocab):
+    # Five people talking across the room and no lifter: nobody gave a command.
     assert run(make_recognizer("pocketsphinx", vocab), babble(RATE * 40, seed=3) * 0.05) == []
 
 
@@ -99,24 +92,6 @@ def test_command_words_inside_sentences_rejected(vocab, snr):
     if snr is not None:
         x = add_noise(x, snr)
     assert run(make_recognizer("pocketsphinx", vocab), x) == []
-
-
-# Said alone with pauses around them, as a partner counting reps or cheering would: the
-# isolation rule can't reject these, so the recognizer has to hear them as what they are.
-GYM_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-             "squeeze", "down", "up", "hold", "push", "drive", "lower", "breathe", "good", "nice",
-             "yes", "keep going", "two more"]
-
-
-@pytest.mark.parametrize("voice", ["en-us", "en-gb", "en-us+f3"])
-def test_gym_words_said_alone_are_not_commands(vocab, voice):
-    # Before the vocabulary's [not_commands] were alternatives in the grammar, 8 to 11 of these
-    # 23 fired per voice ("squeeze" -> "quit" ended the session, "seven"/"nine" -> "done").
-    x, spans = sequence(GYM_WORDS, gap=1.5, level=0.05, voice=voice)
-    dets = run(make_recognizer("pocketsphinx", vocab), x)
-    heard = {t: d.command for d in dets for t, s, e in spans if s <= d.detected_at < e + 1.2}
-    assert "squeeze" not in heard and "seven" not in heard, heard
-    assert len(dets) <= 2, heard
 
 
 def test_noise_alone_gives_nothing(vocab):

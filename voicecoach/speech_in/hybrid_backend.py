@@ -32,9 +32,6 @@ from voicecoach.speech_in.vocabulary import Vocabulary
 class HybridSettings:
     sure: float = 0.9
     """Neural score at which the head names the command by itself."""
-    sure_over_not_command: float = 0.98
-    """Neural score at which the head names the command although PocketSphinx heard one of the
-    vocabulary's not-commands."""
     veto: float = 0.05
     """Below this neural score for PocketSphinx's command, PocketSphinx's verdict is dropped."""
     lead: float = 0.1
@@ -71,10 +68,7 @@ class HybridRecognizer(SegmentedRecognizer):
         sphinx = self._sphinx.verdict(utterance)
         # A short sentence ("pause at the top") can make the head sure of a command word in it;
         # PocketSphinx's alignment sees the other words: then the head doesn't decide alone.
-        # PocketSphinx hearing one of the vocabulary's not-commands ("squeeze", "seven") overrules
-        # a head that is merely sure: isolated count words fooled it.
-        sure = self.s.sure_over_not_command if sphinx is not None and sphinx.command is None else self.s.sure
-        if best[k] >= sure and (sphinx is None or sphinx.alone):
+        if best[k] >= self.s.sure and (sphinx is None or sphinx.alone):
             command = self._head.commands[k]
             text = sphinx.text if sphinx is not None and sphinx.command == command else command
             return [Detection(command, text, round(float(best[k]), 3), round(utterance.end, 3))]

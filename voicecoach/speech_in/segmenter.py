@@ -2,9 +2,8 @@
 
 Every grammar-based backend needs the same front half: cut the stream into 30 ms frames whatever
 the chunking (so results never depend on it), cancel the coach's echo when the playback
-reference is known, find speech segments with a neural voice activity detector (`vad.py`) (in
-steady background talk, only the frames that stand out of it), and drop the segments that can't
-be a command: too short (a click, a plate), too long (a sentence: a
+reference is known, find speech segments with a neural voice activity detector (`vad.py`), and
+drop the segments that can't be a command: too short (a click, a plate), too long (a sentence: a
 command word inside it must not fire), or mostly the coach's own voice. What is left is an
 `Utterance` for the backend to decode. The PocketSphinx and Vosk backends both sit on this.
 
@@ -35,19 +34,6 @@ class SegmentSettings:
     """Lower probability that keeps an open utterance going (hysteresis, as Silero advises)."""
     min_level: float = -55.0
     """Quieter frames (dBFS) are never speech: the coach's gated residual echo sits near -60."""
-    foreground: float | None = 8.0
-    """In steady background talk, a speech frame must also be this many dB above the
-    background level (None: never). Talk across the gym keeps the VAD on for good, so without
-    this no utterance ever ends in babble; the lifter, nearer the mic, stands out of it."""
-    background_window: float = 4.0
-    """Seconds of recent frames the background is judged on."""
-    background_talk: float = 0.5
-    """Background talk means: at least this share of those frames was speech to the VAD (in
-    steady noise, a fan, it stays off, so quiet commands keep every frame) ..."""
-    background_spread: float = 6.0
-    """... and their median energy, the background level, is less than this many dB above
-    their 20th percentile (one person talking with pauses, the lifter included, has a far
-    wider spread than babble)."""
     onset_frames: int = 2
     """Consecutive speech frames that open an utterance (60 ms: one frame is a click)."""
     window: float = 0.24
@@ -131,9 +117,6 @@ class UtteranceSegmenter:
         self._tail_frames = round(settings.tail / FRAME_S)
         self._window_frames = max(1, round(settings.window / FRAME_S))
         self._min_energy = 10 ** (settings.min_level / 10)
-        recent = max(1, round(settings.background_window / FRAME_S))
-        self._recent_e: deque[float] = deque(maxlen=recent)  # energies of the last frames
-        self._recent_vad: deque[bool] = deque(maxlen=recent)  # and the VAD's verdict on them
         # The frames before an utterance opens: its onset run and pre-roll.
         self._history: deque[_FrameInfo] = deque(maxlen=self._preroll_frames + settings.onset_frames)
         self._run = 0  # consecutive speech frames while no utterance is open
@@ -206,23 +189,8 @@ class UtteranceSegmenter:
         """Run the VAD on the gated frame (of `energy`) and package what the gates need to know."""
         self._vad.feed(gated)
         threshold = self.s.onset if self._segment is None else self.s.offset
-        voiced = self._vad.prob >= threshold
-        speech = voiced and energy >= self._min_energy and self._in_foreground(energy)
-        self._recent_e.append(energy)
-        self._recent_vad.append(voiced)
+        speech = self._vad.prob >= threshold and energy >= self._min_energy
         return _FrameInfo(ungated, speech, energy, echo_e, unsure)
-
-    def _in_foreground(self, energy: float) -> bool:
-        """Unless there is steady background talk, every frame is; then it must be
-        `foreground` dB above the background level."""
-        if self.s.foreground is None or not self._recent_e:
-            return True
-        if sum(self._recent_vad) < self.s.background_talk * self._recent_vad.maxlen:
-            return True
-        low, background = np.percentile(self._recent_e, [20.0, 50.0])
-        if background > low * 10 ** (self.s.background_spread / 10):
-            return True
-        return energy >= background * 10 ** (self.s.foreground / 10)
 
     def _frame(self, frame: np.ndarray, ref: np.ndarray) -> list[Utterance]:
         self._frames += 1
