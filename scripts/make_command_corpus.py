@@ -543,7 +543,6 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
                     pos += len(gap) + len(c)
             return np.concatenate(stream + [np.zeros(RATE, np.float32)]), items
 
-        target = neg_minutes * 60
         def write_negatives(neg_kind: str, kinds: dict[str, float], gaps: tuple[float, float],
                             conds: list, minutes: float, rng) -> None:
             """One file per (noise, SNR) condition of non-command speech with pauses."""
