@@ -184,10 +184,10 @@ class NeuralRecognizer:
     def scores(self, samples: np.ndarray, playback: np.ndarray | None = None) -> list[tuple[float, np.ndarray]]:
         """Feed audio like `feed`, but return (stream time, per-command score) for each new
         80 ms step instead of deciding anything; scores are ordered as `commands`."""
-        return [(now, scores) for now, scores, _ in self._scored(self._embed(samples, playback))]
+        return self._command_scores(self._embed(samples, playback))
 
     def flush_scores(self) -> list[tuple[float, np.ndarray]]:
-        return [(now, scores) for now, scores, _ in self._scored(self._embed_flush())]
+        return self._command_scores(self._embed_flush())
 
     # -- internals -------------------------------------------------------------------------
     def _embed(self, samples: np.ndarray, playback: np.ndarray | None) -> list[tuple[int, np.ndarray | None]]:
@@ -246,6 +246,9 @@ class NeuralRecognizer:
             scores = np.array([p[self._phrase_idx[c]].sum() for c in self.commands])
             out.append((((index + 1) * STEP - PREFILL) / SAMPLE_RATE, scores, p))
         return out
+
+    def _command_scores(self, steps: list[tuple[int, np.ndarray | None]]) -> list[tuple[float, np.ndarray]]:
+        return [(now, scores) for now, scores, _ in self._scored(steps)]
 
     def _steps(self, steps: list[tuple[int, np.ndarray | None]]) -> list[Detection]:
         found = []
