@@ -25,7 +25,9 @@ def test_shipped_vocabulary_covers_every_command_and_the_issue_phrases():
     assert v.command_for("that hurts") == "pain"
     assert v.command_for("what can I say") == "help"
     assert v.strictness_of("pain") < 1.0 == v.strictness_of("stop")
-    check_vocabulary(v)  # every word is in PocketSphinx's dictionary
+    assert {"squeeze", "seven", "keep going"} <= set(v.not_commands)
+    assert not set(v.not_commands) & set(v.phrases)
+    check_vocabulary(v)  # every word is in PocketSphinx's dictionary, the not-commands' too
 
 
 def test_user_override_by_path_and_environment(tmp_path, monkeypatch):
@@ -45,6 +47,11 @@ def test_user_override_by_path_and_environment(tmp_path, monkeypatch):
     ('[commands.stop]\nphrase = ["halt"]\n', "unknown setting"),
     ('commands = 3\n', r"needs a \[commands.<name>\] table"),
     ('[commands.stop\n', "not valid TOML"),
+    ('[commands.stop]\nphrases = ["stop"]\n[not_commands]\nphrases = ["Stop!"]\n', "'stop' is both a phrase of 'stop' and in"),
+    ('[commands.stop]\nphrases = ["stop"]\n[not_commands]\nphrases = "squeeze"\n', r"\[not_commands\] must be a table with a `phrases` list"),
+    ('[commands.stop]\nphrases = ["stop"]\n[not_commands]\nwords = ["squeeze"]\n', r"\[not_commands\] must be a table with a `phrases` list"),
+    ('not_commands = 3\n[commands.stop]\nphrases = ["stop"]\n', r"\[not_commands\] must be a table"),
+    ('[commands.stop]\nphrases = ["stop"]\n[not_commands]\nphrases = [4]\n', r"\[not_commands\] has an empty or non-text phrase 4"),
 ])
 def test_invalid_files_name_file_and_problem(tmp_path, text, message):
     p = write(tmp_path, text)
@@ -58,10 +65,20 @@ def test_missing_file(tmp_path):
         load_vocabulary(tmp_path / "nope.toml")
 
 
-def test_words_missing_from_the_recognizer_dictionary(tmp_path):
-    p = write(tmp_path, '[commands.stop]\nphrases = ["stop", "zorblax now"]\n')
+@pytest.mark.parametrize("text", [
+    '[commands.stop]\nphrases = ["stop", "zorblax now"]\n',
+    '[commands.stop]\nphrases = ["stop"]\n[not_commands]\nphrases = ["zorblax"]\n',
+])
+def test_words_missing_from_the_recognizer_dictionary(tmp_path, text):
+    p = write(tmp_path, text)
     with pytest.raises(VocabularyError, match=r"mine.toml: word\(s\) not in the PocketSphinx dictionary.*zorblax"):
         check_vocabulary(load_vocabulary(p))
+
+
+def test_not_commands_are_optional_and_normalized(tmp_path):
+    assert load_vocabulary(write(tmp_path, '[commands.stop]\nphrases = ["stop"]\n')).not_commands == ()
+    p = write(tmp_path, '[commands.stop]\nphrases = ["stop"]\n[not_commands]\nphrases = ["Squeeze!", "squeeze", "Two more"]\n')
+    assert load_vocabulary(p).not_commands == ("squeeze", "two more")
 
 
 def test_normalize_phrase():

@@ -23,7 +23,7 @@ import numpy as np
 
 from voicecoach.speech_in.base import Detection
 from voicecoach.speech_in.neural_backend import NeuralRecognizer
-from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer
+from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxSettings
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, Utterance
 from voicecoach.speech_in.vocabulary import Vocabulary
 
@@ -34,6 +34,10 @@ class HybridSettings:
     """Neural score at which the head names the command by itself."""
     veto: float = 0.05
     """Below this neural score for PocketSphinx's command, PocketSphinx's verdict is dropped."""
+    decoy_margin: float = 0.05
+    """PocketSphinx's decoy veto (see `SphinxSettings.decoy_margin`), a little more lenient here:
+    at the margin PocketSphinx alone uses, noisy commands the head had found right were heard
+    as "five" or "good" (tuning split: 5 dB 50% -> 44%)."""
     lead: float = 0.1
     """Head scores from this long before the utterance's speech count too (seconds): its
     80 ms steps and the VAD's onset don't line up exactly."""
@@ -46,7 +50,7 @@ class HybridRecognizer(SegmentedRecognizer):
 
     def __init__(self, vocabulary: Vocabulary, settings: HybridSettings = HybridSettings()) -> None:
         self.s = settings
-        self._sphinx = PocketSphinxRecognizer(vocabulary)
+        self._sphinx = PocketSphinxRecognizer(vocabulary, SphinxSettings(decoy_margin=settings.decoy_margin))
         self._segmenter = self._sphinx._segmenter
         self._head = NeuralRecognizer(vocabulary)
         # (time, scores) of the last few seconds: longer than any utterance plus its padding.
@@ -67,8 +71,9 @@ class HybridRecognizer(SegmentedRecognizer):
         k = int(np.argmax(best))
         sphinx = self._sphinx.verdict(utterance)
         # A short sentence ("pause at the top") can make the head sure of a command word in it;
-        # PocketSphinx's alignment sees the other words: then the head doesn't decide alone.
-        if best[k] >= self.s.sure and (sphinx is None or sphinx.alone):
+        # PocketSphinx's alignment sees the other words: then the head doesn't decide alone. Nor
+        # when PocketSphinx clearly heard a not-command ("nine" is no "done").
+        if best[k] >= self.s.sure and (sphinx is None or (sphinx.alone and sphinx.heard_instead is None)):
             command = self._head.commands[k]
             text = sphinx.text if sphinx is not None and sphinx.command == command else command
             return [Detection(command, text, round(float(best[k]), 3), round(utterance.end, 3))]

@@ -11,7 +11,11 @@ A plain grammar maps every sound to some command, so a hypothesis is only accept
    padding around the speech: a command said inside a short sentence ("pause at the top")
    leaves the other words to be explained as silence;
 4. the hypothesis is a whole phrase of the vocabulary (bestpath is off: with a grammar it
-   often returns a fragment, "what" for "wait").
+   often returns a fragment, "what" for "wait");
+5. a decoy grammar (the command phrases plus the vocabulary's `not_commands`: counts, cue words,
+   a partner's one-worders) doesn't hear a not-command clearly better: "squeeze" said alone
+   must not end the session as "quit". The command grammar itself stays commands-only, since
+   putting the decoys there made accented voices' commands come out as "two" or "five".
 Each utterance is decoded once it has ended, scaled to a fixed level first.
 
 The command is committed as soon as the segmenter closes the utterance (`window` seconds after
@@ -52,6 +56,10 @@ class SphinxSettings:
     (higher = stricter). Tuned on the corpus's tuning split only."""
     echo_margin: float = 0.15
     """Added to the threshold, per unit of echo share, while the coach is talking."""
+    decoy_margin: float = 0.0
+    """A command is vetoed when the decoy grammar hears a not-command scoring at least this
+    much better per second (log-score) than the command grammar's phrase. Tuned on the
+    corpus's tuning split only."""
 
 
 def _silence_logs() -> None:
@@ -92,9 +100,10 @@ water music coffee car home bus friend today tomorrow night morning really thing
 """.split()
 
 
-def grammar_jsgf(vocabulary: Vocabulary) -> str:
-    """A JSGF grammar accepting exactly one phrase of the vocabulary."""
-    alts = " | ".join(sorted(vocabulary.phrases))
+def grammar_jsgf(vocabulary: Vocabulary, decoys: bool = False) -> str:
+    """A JSGF grammar accepting exactly one phrase of the vocabulary (or, with `decoys`, one of
+    its phrases or `not_commands`)."""
+    alts = " | ".join(sorted(vocabulary.phrases) + (list(vocabulary.not_commands) if decoys else []))
     return f"#JSGF V1.0;\ngrammar commands;\npublic <command> = {alts} ;\n"
 
 
@@ -150,6 +159,11 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
             self._phones = ps.Decoder(bestpath=False, **common)
             self._phones.add_jsgf_string("filler", filler_jsgf(vocabulary))
             self._phones.activate_search("filler")
+        self._decoys = None
+        if vocabulary.not_commands:
+            self._decoys = ps.Decoder(bestpath=False, **common)
+            self._decoys.add_jsgf_string("decoys", grammar_jsgf(vocabulary, decoys=True))
+            self._decoys.activate_search("decoys")
         self._segmenter = UtteranceSegmenter(settings.segments)
         self._warm = False
         self.trace: list[tuple] | None = None
@@ -165,8 +179,9 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         raw = np.clip(x * gain, -32768, 32767).astype(np.int16).tobytes()
         # The first utterance of a stream meets a cold cepstral-mean estimate (the model's
         # default, not this mic): decode it twice so the second pass uses a warmed-up one.
+        decoders = [d for d in (self._grammar, self._phones, self._decoys) if d is not None]
         for _ in range(1 if self._warm else 2):
-            for dec in (self._grammar, self._phones):
+            for dec in decoders:
                 dec.start_utt()
                 dec.process_raw(raw, full_utt=False)
                 dec.end_utt()
@@ -196,17 +211,35 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
             for seg in self._grammar.seg()
             if seg.word in ("<sil>", "(NULL)", "<s>", "</s>") or seg.word.startswith("++")
         ) * 0.01
-        # Scores are scaled likelihoods exp'd by PocketSphinx; their logs compare directly
-        # because both decoders saw the same frames with the same acoustic model.
-        ratio = (math.log(max(g.score, 1e-300)) - math.log(max(p.score, 1e-300))) / (len(utterance.audio) / SAMPLE_RATE)
+        seconds = len(utterance.audio) / SAMPLE_RATE
+        ratio = (_log(g.score) - _log(p.score)) / seconds
+        heard_instead = self._decoy_heard(g.score, seconds)
         strictness = self.vocabulary.strictness_of(command)
         threshold = self.s.threshold + (strictness - 1.0) * 0.1
         threshold += self.s.echo_margin * echo
         if self.trace is not None:
-            self.trace.append((utterance.end, g.hypstr, round(ratio, 3), frames, round(silence, 2), round(echo * frames, 2)))
+            self.trace.append((utterance.end, g.hypstr, round(ratio, 3), frames, round(silence, 2),
+                               round(echo * frames, 2), self._decoy_score(g.score, seconds)))
         # Over the coach's voice, residual echo around the command is aligned as "silence".
         max_silence = self.s.max_silence + 0.5 * echo + utterance.padding
-        return SphinxVerdict(command, g.hypstr, ratio, threshold, silence <= max_silence, utterance.end)
+        return SphinxVerdict(command, g.hypstr, ratio, threshold, silence <= max_silence, utterance.end, heard_instead)
+
+    def _decoy_score(self, grammar_score: int, seconds: float) -> tuple[str, float] | None:
+        """The not-command the decoy grammar heard and by how much it beat the command, if any."""
+        if self._decoys is None or (d := self._decoys.hyp()) is None or self.vocabulary.command_for(d.hypstr):
+            return None
+        return d.hypstr, (_log(d.score) - _log(grammar_score)) / seconds
+
+    def _decoy_heard(self, grammar_score: int, seconds: float) -> str | None:
+        """The not-command heard instead of the command, when it scored clearly better."""
+        decoy = self._decoy_score(grammar_score, seconds)
+        return decoy[0] if decoy is not None and decoy[1] >= self.s.decoy_margin else None
+
+
+def _log(score: int) -> float:
+    """Scores are scaled likelihoods exp'd by PocketSphinx; their logs compare directly
+    between decoders that saw the same frames with the same acoustic model."""
+    return math.log(max(score, 1e-300))
 
 
 @dataclass(frozen=True)
@@ -224,10 +257,13 @@ class SphinxVerdict:
     """The phrase explains the utterance: the grammar's alignment left no more silence than
     allowed, so no other words were said around it."""
     end: float
+    heard_instead: str | None = None
+    """The not-command the decoy grammar heard clearly better than the phrase, if any: then
+    this is no command."""
 
     @property
     def accepted(self) -> bool:
-        return self.alone and self.ratio >= self.threshold
+        return self.alone and self.ratio >= self.threshold and self.heard_instead is None
 
     @property
     def detection(self) -> Detection:

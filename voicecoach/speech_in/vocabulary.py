@@ -37,6 +37,9 @@ class Vocabulary:
     """Command -> rejection strictness (1.0 default; higher needs more evidence)."""
     source: str = "<memory>"
     """Where it was loaded from, for error messages."""
+    not_commands: tuple[str, ...] = ()
+    """Normalized phrases people say around a lifter that mean no command ("squeeze", "seven"):
+    a recognizer that knows them can hear them as themselves instead of as the nearest command."""
 
     @property
     def commands(self) -> list[str]:
@@ -44,7 +47,7 @@ class Vocabulary:
         return list(dict.fromkeys(self.phrases.values()))
 
     def words(self) -> set[str]:
-        """Every distinct word of every phrase."""
+        """Every distinct word of every command phrase."""
         return {w for p in self.phrases for w in p.split()}
 
     def command_for(self, phrase: str) -> str | None:
@@ -56,7 +59,8 @@ class Vocabulary:
 
     def check_words(self, known: Callable[[str], bool], dictionary: str) -> None:
         """Raise VocabularyError if some word is missing from a recognizer's dictionary."""
-        missing = sorted(w for w in self.words() if not known(w))
+        words = self.words() | {w for p in self.not_commands for w in p.split()}
+        missing = sorted(w for w in words if not known(w))
         if missing:
             raise VocabularyError(
                 f"{self.source}: word(s) not in the {dictionary}: {', '.join(missing)} "
@@ -104,7 +108,8 @@ def load_vocabulary(
 
 
 def parse_vocabulary(data: dict, where: str = "<memory>") -> Vocabulary:
-    """Validate the parsed TOML structure {"commands": {name: {"phrases": [...]}}}."""
+    """Validate the parsed TOML structure {"commands": {name: {"phrases": [...]}}} and the
+    optional {"not_commands": {"phrases": [...]}}."""
     table = data.get("commands")
     if not isinstance(table, dict) or not table:
         raise VocabularyError(f"{where}: needs a [commands.<name>] table per command")
@@ -144,7 +149,24 @@ def parse_vocabulary(data: dict, where: str = "<memory>") -> Vocabulary:
                     f"{where}: command {name!r}: strictness must be a number from {lo} to {hi}"
                 )
             strictness[name] = float(value)
-    return Vocabulary(phrases=phrases, strictness=strictness, source=where)
+    return Vocabulary(phrases=phrases, strictness=strictness, source=where,
+                      not_commands=_parse_not_commands(data.get("not_commands", {}), phrases, where))
+
+
+def _parse_not_commands(entry: object, phrases: dict[str, str], where: str) -> tuple[str, ...]:
+    raw = entry.get("phrases", []) if isinstance(entry, dict) else None
+    if not isinstance(raw, list) or set(entry) - {"phrases"}:
+        raise VocabularyError(f"{where}: [not_commands] must be a table with a `phrases` list only")
+    out: list[str] = []
+    for item in raw:
+        phrase = normalize_phrase(item) if isinstance(item, str) else ""
+        if not phrase:
+            raise VocabularyError(f"{where}: [not_commands] has an empty or non-text phrase {item!r}")
+        if phrase in phrases:
+            raise VocabularyError(
+                f"{where}: {phrase!r} is both a phrase of {phrases[phrase]!r} and in [not_commands]")
+        out.append(phrase)
+    return tuple(dict.fromkeys(out))
 
 
 def vocabulary_from_phrases(mapping: dict[str, Iterable[str]]) -> Vocabulary:
