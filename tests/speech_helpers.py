@@ -15,9 +15,9 @@ RATE = 16000
 
 
 @functools.lru_cache(maxsize=None)
-def say(text: str, voice: str = "en-us", speed: int = 160) -> np.ndarray:
-    """`espeak-ng -v VOICE -s SPEED` as float32 at 16 kHz, leading/trailing silence trimmed."""
-    raw = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
+def say(text: str, voice: str = "en-us", speed: int = 160, pitch: int = 50) -> np.ndarray:
+    """`espeak-ng -v VOICE -s SPEED -p PITCH` as float32 at 16 kHz, leading/trailing silence trimmed."""
+    raw = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
                          check=True, capture_output=True).stdout
     x, sr = sf.read(io.BytesIO(raw), dtype="float32")
     x = soxr.resample(x, sr, RATE).astype(np.float32)

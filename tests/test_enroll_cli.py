@@ -27,14 +27,17 @@ def test_enroll_from_recordings_then_remove(tmp_path):
     out = subprocess.run(VOICECOACH + ["enroll", "--from-dir", str(takes), "--takes", "2"],
                          capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
-    stored = list((tmp_path / "data").rglob("neural_enrollment.npz"))
-    assert len(stored) == 1 and str(stored[0]) in out.stdout
+    stored = [f for name in ("neural_enrollment.npz", "command_templates.npz")
+              for f in (tmp_path / "data").rglob(name)]
+    assert len(stored) == 2 and all(str(f) in out.stdout for f in stored)
     out = subprocess.run(VOICECOACH + ["enroll", "--remove"], capture_output=True, text=True, env=env)
-    assert out.returncode == 0 and "removed" in out.stdout and not stored[0].exists()
+    assert out.returncode == 0 and "removed" in out.stdout and not any(f.exists() for f in stored)
+    out = subprocess.run(VOICECOACH + ["enroll", "--remove"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and "no enrollment" in out.stdout
 
 
 def test_missing_recording_is_one_line(tmp_path):
-    out = subprocess.run(VOICECOACH + ["enroll", "--from-dir", str(tmp_path), "--takes", "1"],
+    out = subprocess.run(VOICECOACH + ["enroll", "--from-dir", str(tmp_path), "--takes", "2"],
                          capture_output=True, text=True, env=dict(os.environ, XDG_DATA_HOME=str(tmp_path / "d")))
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "ready-1.wav" in out.stderr

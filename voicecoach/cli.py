@@ -249,7 +249,7 @@ def listen(wav, playback, device, **opts):
 
 
 @main.command()
-@click.option("--takes", type=click.IntRange(1, 10), default=3, show_default=True, help="Recordings per command.")
+@click.option("--takes", type=click.IntRange(2, 10), default=3, show_default=True, help="Recordings per command.")
 @click.option("--seconds", type=click.FloatRange(1, 10), default=2.5, show_default=True, help="Length of each.")
 @click.option("--device", help="Input device (see `voicecoach devices`).")
 @click.option("--from-dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
@@ -257,20 +257,20 @@ def listen(wav, playback, device, **opts):
 @click.option("--remove", is_flag=True, help="Forget the enrollment: back to the shipped model.")
 @user_errors
 def enroll(takes, seconds, device, from_dir, remove):
-    """Adapt the neural recognizer (--engine neural or hybrid) to your voice: say each command a few times."""
+    """Adapt the recognizers to your voice: say each command a few times."""
     from . import listening
-    from .speech_in.enrollment import enroll as adapt_to, remove_enrollment
 
     if remove:
-        click.echo("Enrollment removed." if remove_enrollment() else "There was no enrollment.")
+        click.echo("Enrollment removed." if listening.forget_enrollment() else "There was no enrollment.")
         return
     phrases = listening.enrollment_phrases()
     if from_dir:
         recorded = listening.takes_from_dir(from_dir, phrases, takes)
     else:
         recorded = listening.record_takes(phrases, takes, seconds, device, prompt=lambda t: click.echo(t, err=True))
-    path = adapt_to(recorded)
-    click.echo(f"Enrolled {len(phrases)} commands x {takes} takes: {path} (remove with `voicecoach enroll --remove`)")
+    paths = listening.enroll_lifter(recorded)
+    click.echo(f"Enrolled {len(phrases)} commands x {takes} takes: {', '.join(map(str, paths))} "
+               f"(remove with `voicecoach enroll --remove`)")
 
 
 @main.command("check-mic")

@@ -216,6 +216,25 @@ def enrollment_phrases(vocabulary: Vocabulary | str | Path | None = None) -> lis
     return list(first.values())
 
 
+def enroll_lifter(takes: dict[str, list[np.ndarray]], vocabulary: Vocabulary | str | Path | None = None) -> list[Path]:
+    """Adapt to the lifter's takes ({phrase: [audio, ...]}): the neural head (engines neural and
+    hybrid) and the command templates (engine pocketsphinx). Returns the files written."""
+    from voicecoach.speech_in.enrollment import enroll
+    from voicecoach.speech_in.templates import build_templates
+
+    vocab = vocabulary if isinstance(vocabulary, Vocabulary) else load_vocabulary(vocabulary)
+    return [enroll(takes), build_templates(takes, vocab.phrases).save()]
+
+
+def forget_enrollment() -> bool:
+    """Delete every stored adaptation; True if there was any."""
+    from voicecoach.speech_in.enrollment import remove_enrollment
+    from voicecoach.speech_in.templates import templates_path
+
+    removed = [remove_enrollment(), remove_enrollment(templates_path())]
+    return any(removed)
+
+
 def take_file_name(phrase: str, n: int) -> str:
     """`--from-dir` layout: "slow down", take 2 -> "slow-down-2.wav"."""
     return f"{phrase.replace(' ', '-')}-{n}.wav"

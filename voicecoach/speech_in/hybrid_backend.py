@@ -50,7 +50,8 @@ class HybridRecognizer(SegmentedRecognizer):
 
     def __init__(self, vocabulary: Vocabulary, settings: HybridSettings = HybridSettings()) -> None:
         self.s = settings
-        self._sphinx = PocketSphinxRecognizer(vocabulary, SphinxSettings(decoy_margin=settings.decoy_margin))
+        # The lifter's templates are for PocketSphinx alone; here the head is what enrollment adapts.
+        self._sphinx = PocketSphinxRecognizer(vocabulary, SphinxSettings(decoy_margin=settings.decoy_margin), enrollment=False)
         self._segmenter = self._sphinx._segmenter
         self._head = NeuralRecognizer(vocabulary)
         # (time, scores) of the last few seconds: longer than any utterance plus its padding.

@@ -16,7 +16,9 @@ A plain grammar maps every sound to some command, so a hypothesis is only accept
    a partner's one-worders) doesn't hear a not-command clearly better: "squeeze" said alone
    must not end the session as "quit". The command grammar itself stays commands-only, since
    putting the decoys there made accented voices' commands come out as "two" or "five".
-Each utterance is decoded once it has ended, scaled to a fixed level first.
+Each utterance is decoded once it has ended, scaled to a fixed level first. When the lifter has
+enrolled (`templates.py`), an utterance that passes tests 1, 3 and 5 takes the command of the
+nearest of their recorded takes if it is near enough, whatever the grammar heard.
 
 The command is committed as soon as the segmenter closes the utterance (`window` seconds after
 the last speech frame), and `detected_at` is that moment in audio time from the stream start.
@@ -31,11 +33,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, SegmentSettings, Utterance, UtteranceSegmenter
+from voicecoach.speech_in.templates import load_templates
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 
@@ -141,7 +145,10 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
 
     name = "pocketsphinx"
 
-    def __init__(self, vocabulary: Vocabulary, settings: SphinxSettings = SphinxSettings()) -> None:
+    def __init__(self, vocabulary: Vocabulary, settings: SphinxSettings = SphinxSettings(),
+                 enrollment: bool | Path = True) -> None:
+        """`enrollment`: use the lifter's templates from `voicecoach enroll` (True: the stored
+        ones, if any; a Path: that file; False: none)."""
         import pocketsphinx as ps
 
         _silence_logs()
@@ -165,9 +172,13 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
             self._decoys.add_jsgf_string("decoys", grammar_jsgf(vocabulary, decoys=True))
             self._decoys.activate_search("decoys")
         self._segmenter = UtteranceSegmenter(settings.segments)
+        self._templates = load_templates(None if enrollment is True else enrollment) if enrollment else None
+        if self._templates is not None and not set(self._templates.commands) <= set(vocabulary.commands):
+            self._templates = None  # made for another vocabulary: ignore rather than misfire
         self._warm = False
         self.trace: list[tuple] | None = None
-        """Set to [] to record (time, hypothesis, ratio, frames, silence, echo) per utterance (tuning)."""
+        """Set to [] to record (time, hypothesis, ratio, frames, silence, echo, (decoy, margin) or None)
+        per utterance (tuning)."""
 
     # -- internals ---------------------------------------------------------------------------
     def _decode(self, audio: np.ndarray) -> None:
@@ -188,8 +199,13 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         self._warm = True
 
     def _recognize(self, utterance: Utterance) -> list[Detection]:
-        """Decode one candidate utterance and apply the rejection tests."""
+        """Decode one candidate utterance and apply the rejection tests; with the lifter's
+        templates, the nearest one names the command when it is near enough."""
         v = self.verdict(utterance)
+        if self._templates is not None and (v is None or (v.alone and v.heard_instead is None)):
+            m = self._templates.match(utterance.audio)
+            if m.matched:
+                return [Detection(m.command, m.phrase, m.confidence, round(utterance.end, 3))]
         return [v.detection] if v is not None and v.accepted else []
 
     def verdict(self, utterance: Utterance) -> SphinxVerdict | None:

@@ -1,0 +1,92 @@
+"""Enrollment for the PocketSphinx engine: the lifter's takes as templates, on real speech."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from speech_helpers import RATE, add_noise, rms, run, say
+from test_recognizer import SENTENCES, vocab  # noqa: F401 (fixture)
+from voicecoach.listening import enrollment_phrases
+from voicecoach.speech_in.engines import EngineError
+from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer
+from voicecoach.speech_in.templates import build_templates, dtw_distances, load_templates, utterance_features
+
+VOICE = "en-029"  # held out by the benchmark (never used to choose anything); PocketSphinx mishears it
+
+
+def take(phrase: str, speed: int, pitch: int, voice: str = VOICE) -> np.ndarray:
+    """One recorded take: the phrase with a quarter second of room either side, at 25 dB."""
+    quiet = np.zeros(RATE // 4, np.float32)
+    return add_noise(np.concatenate([quiet, say(phrase, voice, speed, pitch) * 0.05, quiet]), 25, seed=speed)
+
+
+@pytest.fixture(scope="module")
+def enrolled(vocab, tmp_path_factory):
+    takes = {p: [take(p, s, pi) for s, pi in ((130, 40), (165, 50), (200, 60))] for p in enrollment_phrases(vocab)}
+    return build_templates(takes, vocab.phrases).save(tmp_path_factory.mktemp("enroll") / "templates.npz")
+
+
+def stream(phrases: list[str], speed: int, pitch: int, snr: float | None, voice: str = VOICE):
+    """The phrases said in a session, 1.6 s apart: (audio, [(phrase, start, end)])."""
+    parts, spans, pos = [np.zeros(RATE, np.float32)], [], RATE
+    for p in phrases:
+        u = say(p, voice, speed, pitch)
+        u = u * (0.05 / rms(u))
+        parts += [u, np.zeros(int(1.6 * RATE), np.float32)]
+        spans.append((p, pos / RATE, (pos + len(u)) / RATE))
+        pos += len(u) + int(1.6 * RATE)
+    x = np.concatenate(parts)
+    return (x if snr is None else add_noise(x, snr, seed=speed)), spans
+
+
+def right(vocab, enrollment, snr) -> int:
+    """Commands recognized right out of 24: each enrolled phrase at two other rates and pitches."""
+    hits = 0
+    for speed, pitch in ((150, 45), (185, 55)):
+        x, spans = stream(enrollment_phrases(vocab), speed, pitch, snr)
+        dets = run(PocketSphinxRecognizer(vocab, enrollment=enrollment), x)
+        for phrase, start, end in spans:
+            hits += [d.command for d in dets if start <= d.detected_at < end + 1.2] == [vocab.command_for(phrase)]
+    return hits
+
+
+@pytest.mark.parametrize("snr", [None, 10.0])
+def test_enrollment_raises_accuracy_on_a_held_out_voice(vocab, enrolled, snr):
+    before, after = right(vocab, False, snr), right(vocab, enrolled, snr)
+    # Measured: clean 13 -> 19 of 24, 10 dB 15 -> 24 (and 5 dB 12 -> 21).
+    assert after >= 18 and after >= before + 5, (before, after)
+
+
+def test_sentences_still_rejected_with_templates(vocab, enrolled):
+    x, _ = stream(SENTENCES, 160, 50, None)
+    assert run(PocketSphinxRecognizer(vocab, enrollment=enrolled), x) == []
+
+
+def test_templates_round_trip(vocab, enrolled):
+    t = load_templates(enrolled)
+    assert set(t.commands) == {vocab.command_for(p) for p in enrollment_phrases(vocab)}
+    assert 0.0 < t.reach < 0.2 and len(t.features) == len(t.commands) == len(t.phrases)
+    m = t.match((take("stop", 175, 48)[RATE // 4 - 1600 : -RATE // 4 + 1600] * 32767).astype(np.int16))
+    assert m.matched and m.command == "stop" and 0.5 <= m.confidence <= 1.0
+    assert load_templates(enrolled.parent / "none.npz") is None
+
+
+def test_dtw_distance_is_zero_to_itself_and_larger_to_another_word():
+    a = utterance_features(say("resume", VOICE))
+    b = utterance_features(say("faster", VOICE))
+    d = dtw_distances(a, [a, b])
+    assert d[0] == pytest.approx(0.0, abs=1e-6) and d[1] > 0.05
+
+
+def test_a_damaged_enrollment_is_one_clear_error(vocab, tmp_path):
+    bad = tmp_path / "templates.npz"
+    bad.write_bytes(b"not a numpy archive")
+    with pytest.raises(EngineError, match=r"templates.npz: the enrollment is damaged.*enroll --remove"):
+        PocketSphinxRecognizer(vocab, enrollment=bad)
+
+
+def test_takes_with_nothing_in_them_are_refused(vocab):
+    silent = [np.zeros(RATE, np.float32)] * 3
+    with pytest.raises(ValueError, match='takes of "stop" have any sound'):
+        build_templates({"stop": silent}, vocab.phrases)
