@@ -218,7 +218,7 @@ def enrollment_phrases(vocabulary: Vocabulary | str | Path | None = None) -> lis
 
 def enroll_lifter(takes: dict[str, list[np.ndarray]], vocabulary: Vocabulary | str | Path | None = None) -> list[Path]:
     """Adapt to the lifter's takes ({phrase: [audio, ...]}): the neural head (engines neural and
-    hybrid) and the command templates (engine pocketsphinx). Returns the files written."""
+    hybrid) and the command templates (engines pocketsphinx and hybrid). Returns the files written."""
     from voicecoach.speech_in.enrollment import enroll
     from voicecoach.speech_in.templates import build_templates
 

@@ -8,7 +8,8 @@ mishears accented voices. So: the segmenter decides *when* something may be a co
 as for PocketSphinx; at that moment the neural head's scores over the utterance decide *which*
 when it is sure (`sure`) and PocketSphinx's alignment finds no other words around the phrase,
 and otherwise PocketSphinx's own verdict stands unless the head gives that command almost no
-weight (`veto`). Both thresholds were chosen on the corpus's tuning split.
+weight (`veto`). Both thresholds were chosen on the corpus's tuning split. When the lifter has
+enrolled, their own takes (`templates.py`) name the command first, as for PocketSphinx alone.
 
 The head streams over the whole input (with its own echo canceller, as the neural engine does),
 so its scores for an utterance are ready when the segmenter closes it.
@@ -50,8 +51,7 @@ class HybridRecognizer(SegmentedRecognizer):
 
     def __init__(self, vocabulary: Vocabulary, settings: HybridSettings = HybridSettings()) -> None:
         self.s = settings
-        # The lifter's templates are for PocketSphinx alone; here the head is what enrollment adapts.
-        self._sphinx = PocketSphinxRecognizer(vocabulary, SphinxSettings(decoy_margin=settings.decoy_margin), enrollment=False)
+        self._sphinx = PocketSphinxRecognizer(vocabulary, SphinxSettings(decoy_margin=settings.decoy_margin))
         self._segmenter = self._sphinx._segmenter
         self._head = NeuralRecognizer(vocabulary)
         # (time, scores) of the last few seconds: longer than any utterance plus its padding.
@@ -71,6 +71,10 @@ class HybridRecognizer(SegmentedRecognizer):
         best = np.max(window, axis=0) if window else np.zeros(len(self._head.commands))
         k = int(np.argmax(best))
         sphinx = self._sphinx.verdict(utterance)
+        # An enrolled lifter's own takes know their voice better than either model.
+        enrolled = self._sphinx.template_detection(utterance, sphinx)
+        if enrolled is not None:
+            return [enrolled]
         # A short sentence ("pause at the top") can make the head sure of a command word in it;
         # PocketSphinx's alignment sees the other words: then the head doesn't decide alone. Nor
         # when PocketSphinx clearly heard a not-command ("nine" is no "done").

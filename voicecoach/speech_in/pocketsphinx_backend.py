@@ -202,11 +202,18 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         """Decode one candidate utterance and apply the rejection tests; with the lifter's
         templates, the nearest one names the command when it is near enough."""
         v = self.verdict(utterance)
-        if self._templates is not None and (v is None or (v.alone and v.heard_instead is None)):
-            m = self._templates.match(utterance.audio)
-            if m.matched:
-                return [Detection(m.command, m.phrase, m.confidence, round(utterance.end, 3))]
+        enrolled = self.template_detection(utterance, v)
+        if enrolled is not None:
+            return [enrolled]
         return [v.detection] if v is not None and v.accepted else []
+
+    def template_detection(self, utterance: Utterance, v: SphinxVerdict | None) -> Detection | None:
+        """The command of the lifter's nearest template, if they enrolled, the utterance passes
+        PocketSphinx's gates (`v`: its verdict) and the template is near enough."""
+        if self._templates is None or not (v is None or (v.alone and v.heard_instead is None)):
+            return None
+        m = self._templates.match(utterance.audio)
+        return Detection(m.command, m.phrase, m.confidence, round(utterance.end, 3)) if m.matched else None
 
     def verdict(self, utterance: Utterance) -> SphinxVerdict | None:
         """Decode one utterance: the phrase the grammar heard and the rejection tests' figures,

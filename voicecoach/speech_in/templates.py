@@ -1,4 +1,4 @@
-"""The lifter's own recordings as command templates, for the PocketSphinx engine (enrollment).
+"""The lifter's own recordings as command templates, for the PocketSphinx and hybrid engines (enrollment).
 
 PocketSphinx's acoustic model mishears many accents ("quit" as "wait", "done" as "go on"), and no
 threshold fixes a wrong hypothesis. A lifter who runs `voicecoach enroll` has said each command a
@@ -13,8 +13,8 @@ decides alone for phrases that were not enrolled or utterances no template is ne
 How near is near enough is calibrated on the takes themselves: each take's distance to the
 nearest other take of the same command (leave one out), scaled by `REACH`.
 
-Stored as one .npz in the user data directory beside the neural engine's adaptation;
-`voicecoach enroll --remove` deletes both.
+Stored as one .npz in the user data directory beside the neural head's adaptation (which the
+neural and hybrid engines use); `voicecoach enroll --remove` deletes both.
 """
 
 from __future__ import annotations
