@@ -24,7 +24,7 @@ import numpy as np
 
 from voicecoach.speech_in.base import Detection
 from voicecoach.speech_in.neural_backend import NeuralRecognizer
-from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxSettings
+from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, Utterance
 from voicecoach.speech_in.vocabulary import Vocabulary
 
@@ -35,10 +35,6 @@ class HybridSettings:
     """Neural score at which the head names the command by itself."""
     veto: float = 0.05
     """Below this neural score for PocketSphinx's command, PocketSphinx's verdict is dropped."""
-    decoy_margin: float = 0.05
-    """PocketSphinx's decoy veto (see `SphinxSettings.decoy_margin`), a little more lenient here:
-    at the margin PocketSphinx alone uses, noisy commands the head had found right were heard
-    as "five" or "good" (tuning split: 5 dB 50% -> 44%)."""
     lead: float = 0.1
     """Head scores from this long before the utterance's speech count too (seconds): its
     80 ms steps and the VAD's onset don't line up exactly."""
@@ -51,7 +47,7 @@ class HybridRecognizer(SegmentedRecognizer):
 
     def __init__(self, vocabulary: Vocabulary, settings: HybridSettings = HybridSettings()) -> None:
         self.s = settings
-        self._sphinx = PocketSphinxRecognizer(vocabulary, SphinxSettings(decoy_margin=settings.decoy_margin))
+        self._sphinx = PocketSphinxRecognizer(vocabulary)
         self._segmenter = self._sphinx._segmenter
         self._head = NeuralRecognizer(vocabulary)
         # (time, scores) of the last few seconds: longer than any utterance plus its padding.
