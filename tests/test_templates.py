@@ -94,6 +94,24 @@ def test_dtw_distance_is_zero_to_itself_and_larger_to_another_word():
     assert d[0] == pytest.approx(0.0, abs=1e-6) and d[1] > 0.05
 
 
+def test_dtw_matches_the_textbook_recurrence():
+    rng = np.random.default_rng(0)
+    unit = lambda x: x / np.linalg.norm(x, axis=1, keepdims=True)  # noqa: E731
+    query = unit(rng.standard_normal((9, 96)))
+    templates = [unit(rng.standard_normal((n, 96))) for n in (4, 9, 13)]
+
+    def textbook(a, b):
+        c = 1.0 - a @ b.T
+        acc = np.full((len(a) + 1, len(b) + 1), np.inf)
+        acc[0, 0] = 0.0
+        for i in range(1, len(a) + 1):
+            for j in range(1, len(b) + 1):
+                acc[i, j] = c[i - 1, j - 1] + min(acc[i - 1, j], acc[i, j - 1], acc[i - 1, j - 1])
+        return acc[-1, -1] / (len(a) + len(b))
+
+    assert dtw_distances(query, templates) == pytest.approx([textbook(query, t) for t in templates], abs=1e-6)
+
+
 def test_a_damaged_enrollment_is_one_clear_error(vocab, tmp_path):
     bad = tmp_path / "templates.npz"
     bad.write_bytes(b"not a numpy archive")

@@ -84,13 +84,16 @@ def dtw_distances(query: np.ndarray, templates: list[np.ndarray]) -> np.ndarray:
     padded = np.zeros((len(templates), lengths.max(), query.shape[1]), np.float32)
     for k, t in enumerate(templates):
         padded[k, : len(t)] = t
+    m = padded.shape[1]
     cost = 1.0 - np.einsum("nd,kld->knl", query, padded)
-    acc = np.full((len(templates), n + 1, padded.shape[1] + 1), np.inf)
+    acc = np.full((len(templates), n + 1, m + 1), np.inf)
     acc[:, 0, 0] = 0.0
-    for i in range(1, n + 1):
-        for j in range(1, padded.shape[1] + 1):
-            acc[:, i, j] = cost[:, i - 1, j - 1] + np.minimum(
-                np.minimum(acc[:, i - 1, j], acc[:, i, j - 1]), acc[:, i - 1, j - 1])
+    # Cells on one anti-diagonal (i + j = d) depend only on the two before it: one vector step each.
+    for d in range(2, n + m + 1):
+        i = np.arange(max(1, d - m), min(n, d - 1) + 1)
+        j = d - i
+        acc[:, i, j] = cost[:, i - 1, j - 1] + np.minimum(
+            np.minimum(acc[:, i - 1, j], acc[:, i, j - 1]), acc[:, i - 1, j - 1])
     return acc[np.arange(len(templates)), n, lengths] / (n + lengths)
 
 
