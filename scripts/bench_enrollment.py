@@ -135,7 +135,7 @@ def main() -> None:
         f"phrases at {len(TEST_SETTINGS)} other rates and pitches ({sum(1 for _ in VOICES) * len(phrases) * len(TEST_SETTINGS)} "
         "utterances per condition, all voices pooled), and the held-out split's gym words said alone "
         f"({', '.join(WORDS)}) by the same voice and by another held-out voice, clean and over plates at "
-        "10 dB. PocketSphinx adapts with templates of the takes, the neural and hybrid engines by re-fitting the "
+        "10 dB. The takes become templates that name the command first for PocketSphinx and the hybrid; the neural and hybrid engines also re-fit the "
         "head's last layer. Counts on fixed audio: one pass.\n\n" + table(results) + "\n")
     print(text)
     if not args.no_write:
