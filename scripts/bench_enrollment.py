@@ -30,7 +30,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "scripts")]
 
 import make_command_corpus as corpus  # noqa: E402
 from bench_commands import machine, write_section  # noqa: E402
-from speech_helpers import RATE, add_noise, rms, run, say  # noqa: E402
+from speech_helpers import RATE, add_noise, run, say, sequence  # noqa: E402
 from voicecoach.listening import enroll_lifter, enrollment_phrases  # noqa: E402
 from voicecoach.speech_in.engines import make_recognizer  # noqa: E402
 from voicecoach.speech_in.vocabulary import load_vocabulary  # noqa: E402
@@ -45,14 +45,7 @@ WORDS = corpus.deal(corpus.ISOLATED_WORDS, "heldout")
 
 def stream(texts: list[str], voice: str, rate: int, pitch: int, noise: str | None, snr: float | None, seed: int):
     """The texts said alone, 1.6 s apart, over a noise: (audio, [(text, start, end)])."""
-    parts, spans, pos = [np.zeros(RATE, np.float32)], [], RATE
-    for t in texts:
-        u = say(t, voice, rate, pitch)
-        u = u * (0.05 / rms(u))
-        parts += [u, np.zeros(int(1.6 * RATE), np.float32)]
-        spans.append((t, pos / RATE, (pos + len(u)) / RATE))
-        pos += len(u) + int(1.6 * RATE)
-    x = np.concatenate(parts)
+    x, spans = sequence(texts, gap=1.6, voice=voice, speed=rate, pitch=pitch, lead=1.0)
     if noise is not None:
         x = corpus.mix_at(x, corpus.make_noise(noise, np.random.default_rng(seed), len(x), [], []), snr)
     return x.astype(np.float32), spans

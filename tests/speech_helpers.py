@@ -38,11 +38,13 @@ def pink(n: int, seed: int = 0) -> np.ndarray:
     return (x / rms(x)).astype(np.float32)
 
 
-def sequence(texts: list[str], gap: float = 1.5, level: float = 0.05, voice: str = "en-us"):
-    """Phrases separated by `gap` s of silence; returns (float audio, [(text, start, end)])."""
-    parts, spans, pos = [np.zeros(int(0.8 * RATE), np.float32)], [], int(0.8 * RATE)
+def sequence(texts: list[str], gap: float = 1.5, level: float = 0.05, voice: str = "en-us",
+             speed: int = 160, pitch: int = 50, lead: float = 0.8):
+    """Phrases separated by `gap` s of silence, after `lead` s of it; returns (float audio,
+    [(text, start, end)])."""
+    parts, spans, pos = [np.zeros(int(lead * RATE), np.float32)], [], int(lead * RATE)
     for t in texts:
-        u = say(t, voice)
+        u = say(t, voice, speed, pitch)
         u = u * (level / rms(u))
         parts += [u, np.zeros(int(gap * RATE), np.float32)]
         spans.append((t, pos / RATE, (pos + len(u)) / RATE))

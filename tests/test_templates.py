@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from speech_helpers import RATE, add_noise, rms, run, say
+from speech_helpers import RATE, add_noise, run, say, sequence
 from test_recognizer import SENTENCES, vocab  # noqa: F401 (fixture)
 from voicecoach.listening import enrollment_phrases
 from voicecoach.speech_in.engines import EngineError, make_recognizer
@@ -32,14 +32,7 @@ def enrolled(vocab, tmp_path_factory):
 
 def stream(phrases: list[str], speed: int, pitch: int, snr: float | None, voice: str = VOICE):
     """The phrases said in a session, 1.6 s apart: (audio, [(phrase, start, end)])."""
-    parts, spans, pos = [np.zeros(RATE, np.float32)], [], RATE
-    for p in phrases:
-        u = say(p, voice, speed, pitch)
-        u = u * (0.05 / rms(u))
-        parts += [u, np.zeros(int(1.6 * RATE), np.float32)]
-        spans.append((p, pos / RATE, (pos + len(u)) / RATE))
-        pos += len(u) + int(1.6 * RATE)
-    x = np.concatenate(parts)
+    x, spans = sequence(phrases, gap=1.6, voice=voice, speed=speed, pitch=pitch, lead=1.0)
     return (x if snr is None else add_noise(x, snr, seed=speed)), spans
 
 
