@@ -41,3 +41,15 @@ def test_missing_recording_is_one_line(tmp_path):
                          capture_output=True, text=True, env=dict(os.environ, XDG_DATA_HOME=str(tmp_path / "d")))
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert "ready-1.wav" in out.stderr
+
+
+def test_silent_takes_are_one_line_and_store_nothing(tmp_path):
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    for phrase in enrollment_phrases():
+        for n in (1, 2):
+            sf.write(str(takes / take_file_name(phrase, n)), np.zeros(RATE, np.float32), RATE)
+    out = subprocess.run(VOICECOACH + ["enroll", "--from-dir", str(takes), "--takes", "2"],
+                         capture_output=True, text=True, env=dict(os.environ, XDG_DATA_HOME=str(tmp_path / "data")))
+    assert out.returncode == 1 and "Traceback" not in out.stderr and "have any sound" in out.stderr
+    assert not list((tmp_path / "data").rglob("*.npz"))

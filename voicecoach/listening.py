@@ -223,7 +223,8 @@ def enroll_lifter(takes: dict[str, list[np.ndarray]], vocabulary: Vocabulary | s
     from voicecoach.speech_in.templates import build_templates
 
     vocab = vocabulary if isinstance(vocabulary, Vocabulary) else load_vocabulary(vocabulary)
-    return [enroll(takes), build_templates(takes, vocab.phrases).save()]
+    templates = build_templates(takes, vocab.phrases)  # first: bad takes must leave nothing half-written
+    return [enroll(takes), templates.save()]
 
 
 def forget_enrollment() -> bool:
