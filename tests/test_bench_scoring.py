@@ -68,3 +68,49 @@ def test_write_section_replaces_only_its_own_section(bench, tmp_path):
     assert "keep" in text and "new" in text
     assert "old" not in text
     assert text.count("## Neural command recognizer") == 1 and "docs/neural-recognizer.md" in text
+
+
+def probe_run(rtf, rss_mb):
+    return dict(cpu_s=rtf * 120.0, audio_s=120.0, rss_mb=rss_mb, dists=[], data_files=[])
+
+
+def test_cost_figures_are_the_median_of_the_probe_runs(bench):
+    # Medians at different positions (third run for RTF, last for RSS) and unlike the mean or max.
+    runs = [probe_run(0.010, 180), probe_run(0.100, 200), probe_run(0.030, 150), probe_run(0.040, 190),
+            probe_run(0.020, 185)]
+    m = bench.probe_medians(runs)
+    assert m["rtf"] == pytest.approx(0.030)
+    assert m["rtf_runs"] == pytest.approx([0.010, 0.100, 0.030, 0.040, 0.020])
+    assert m["rss_mb"] == 185
+    assert m["probe_audio_s"] == 120.0
+
+
+def engine_result(bench, pass_rtf, probe_rtfs=None):
+    """One engine's results as main() stores them; without probe_rtfs, as older JSON has them."""
+    cost = dict(rss_mb=100.0, packages_mb={"pocketsphinx": 39.2}, models_mb={}, install_mb=39.2)
+    if probe_rtfs:
+        cost.update(bench.probe_medians([probe_run(r, 100.0) for r in probe_rtfs]),
+                    probe_wav="tuning/pos_pink_10dB.wav")
+    return dict(rtf=pass_rtf, cost=cost)
+
+
+def rtf_cell(table, label):
+    return next(l for l in table.splitlines() if l.startswith(f"| {label} |")).split(" | ")[1]
+
+
+def test_cost_table_shows_the_probe_median_or_says_single_pass(bench):
+    base = dict(rss_mb=34.0)
+    new = bench.cost_table({"ps": engine_result(bench, 0.027, [0.04, 0.06, 0.05, 0.07, 0.045])}, base)
+    assert ("RTF: CPU seconds per audio second of a fresh single-threaded process streaming 120 s of the "
+            "corpus's `tuning/pos_pink_10dB.wav`") in new
+    assert "median of 5 runs" in new and "single pass" not in new
+    assert rtf_cell(new, "ps") == "0.050"  # the probe median, not the accuracy pass's 0.027
+
+    old = bench.cost_table({"ps": engine_result(bench, 0.027)}, base)  # JSON from before probes timed CPU
+    assert "median of" not in old and "single pass" in old
+    assert rtf_cell(old, "ps") == "0.027 (single pass)"
+
+    mixed = bench.cost_table({"ps": engine_result(bench, 0.027, [0.06, 0.05, 0.031]),
+                              "old": engine_result(bench, 0.011)}, base)
+    assert "median of 3 runs" in mixed
+    assert rtf_cell(mixed, "ps") == "0.050" and rtf_cell(mixed, "old") == "0.011 (single pass)"

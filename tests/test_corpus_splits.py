@@ -1,0 +1,40 @@
+"""The benchmark corpus's split rules (scripts/make_command_corpus.py), without synthesizing."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    spec = importlib.util.spec_from_file_location("make_command_corpus", ROOT / "scripts" / "make_command_corpus.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_neural_split_reads_only_held_out_text(corpus):
+    items = list(range(30))
+    assert corpus.deal(items, "heldout-neural") == corpus.deal(items, "heldout-other")
+    assert not set(corpus.deal(items, "heldout-neural")) & set(corpus.deal(items, "tuning"))
+    # the three original splits still partition the text among themselves
+    shares = [set(corpus.deal(items, s)) for s in ("tuning", "heldout", "heldout-other")]
+    assert set.union(*shares) == set(items) and sum(map(len, shares)) == len(items)
+
+
+def test_no_split_trains_on_a_held_out_synthesizer(corpus):
+    held = {syn for s in ("heldout-other", "heldout-neural") for syn, _ in corpus.SPLIT[s]["synths"]}
+    assert held == {"flite", "festival", "hibari"}
+    assert "synths" not in corpus.SPLIT["tuning"]  # tuning is espeak-ng only
+
+
+def test_adding_a_split_keeps_the_other_splits_files(corpus):
+    before = {"files": [{"split": "tuning", "path": "tuning/a.wav"}, {"split": "heldout-neural", "path": "old.wav"}],
+              "sizes": {"tuning": [3, 40], "heldout-neural": [1, 2]}}
+    new = {"files": [{"split": "heldout-neural", "path": "new.wav"}], "sizes": {"heldout-neural": [6, 120]}, "seed": 7}
+    m = corpus.merged(before, new, ["heldout-neural"])
+    assert [f["path"] for f in m["files"]] == ["tuning/a.wav", "new.wav"]
+    assert m["sizes"] == {"tuning": [3, 40], "heldout-neural": [6, 120]} and m["seed"] == 7
