@@ -1,21 +1,14 @@
 """The benchmark's scoring (scripts/bench_commands.py) on hand-made detections."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from script_helpers import script_module
 
 from voicecoach.speech_in.base import Detection
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_commands", ROOT / "scripts" / "bench_commands.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return script_module("bench_commands")
 
 
 def det(command, at):

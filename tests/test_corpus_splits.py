@@ -1,19 +1,12 @@
 """The benchmark corpus's split rules (scripts/make_command_corpus.py), without synthesizing."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
+from script_helpers import script_module
 
 
 @pytest.fixture(scope="module")
 def corpus():
-    spec = importlib.util.spec_from_file_location("make_command_corpus", ROOT / "scripts" / "make_command_corpus.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return script_module("make_command_corpus")
 
 
 def test_the_neural_split_reads_only_held_out_text(corpus):
