@@ -39,12 +39,12 @@ def pink(n: int, seed: int = 0) -> np.ndarray:
 
 
 def sequence(texts: list[str], gap: float = 1.5, level: float = 0.05, voice: str = "en-us",
-             speed: int = 160, pitch: int = 50, lead: float = 0.8):
+             speed: int = 160, pitch: int = 50, lead: float = 0.8, speak=say):
     """Phrases separated by `gap` s of silence, after `lead` s of it; returns (float audio,
-    [(text, start, end)])."""
+    [(text, start, end)]). `speak(text, voice, speed, pitch)` synthesizes (default: espeak-ng)."""
     parts, spans, pos = [np.zeros(int(lead * RATE), np.float32)], [], int(lead * RATE)
     for t in texts:
-        u = say(t, voice, speed, pitch)
+        u = speak(t, voice, speed, pitch)
         u = u * (level / rms(u))
         parts += [u, np.zeros(int(gap * RATE), np.float32)]
         spans.append((t, pos / RATE, (pos + len(u)) / RATE))
