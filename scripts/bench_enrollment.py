@@ -18,6 +18,7 @@ tests' and the corpus's own helpers.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import tempfile
@@ -118,6 +119,11 @@ def main() -> None:
     args = ap.parse_args()
     engines = args.engines.split(",")
     voices = args.voices.split(",")
+    if unknown := [v for v in voices if v not in VOICES + [NEURAL_VOICE]]:
+        ap.error(f"--voices: {', '.join(unknown)} is not a held-out voice ({', '.join(VOICES + [NEURAL_VOICE])})")
+    if NEURAL_VOICE in voices and importlib.util.find_spec("hibari") is None:
+        sys.exit(f"bench_enrollment: the voice {NEURAL_VOICE} needs the PyPI package hibari-tts: "
+                 "pip install -e '.[bench]'")
     espeak_voices = [v for v in voices if v != NEURAL_VOICE]
     vocab = load_vocabulary()
     phrases = enrollment_phrases(vocab)

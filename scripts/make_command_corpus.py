@@ -693,7 +693,10 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=1, help="synthesizer processes run at once")
     ap.add_argument("--splits", default=",".join(SPLITS), help=f"comma-separated, from {', '.join(SPLITS)}")
     args = ap.parse_args()
-    build(Path(args.out), args.small, args.seed, args.jobs, [s.strip() for s in args.splits.split(",")])
+    splits = [s.strip() for s in args.splits.split(",")]
+    if unknown := [s for s in splits if s not in SPLITS]:
+        ap.error(f"--splits: unknown split {', '.join(unknown)} (known: {', '.join(SPLITS)})")
+    build(Path(args.out), args.small, args.seed, args.jobs, splits)
 
 
 if __name__ == "__main__":
