@@ -401,8 +401,9 @@ END_AT = (2.05, 2.4)  # where the spoken text ends in a clip (s): windows need ~
 POST = 0.8  # seconds after it
 
 
-def make_clip(rng, bank: NoiseBank, spec: dict) -> tuple[np.ndarray, dict]:
-    """One augmented clip; meta says where the speech is."""
+def make_clip(rng, bank: NoiseBank, spec: dict,
+              snr_of: Callable[[np.random.Generator], float | None] = snr_draw) -> tuple[np.ndarray, dict]:
+    """One augmented clip; meta says where the speech is. `snr_of` draws its SNR (None: near clean)."""
     kind = spec["kind"]
     if kind == "noise":
         n = int(rng.uniform(3.0, 5.0) * RATE)
@@ -437,7 +438,7 @@ def make_clip(rng, bank: NoiseBank, spec: dict) -> tuple[np.ndarray, dict]:
             x[b - len(t) : b] += t
             meta["lead_end"] = b / RATE
     active = x[np.abs(x) > 1e-4]
-    snr = snr_draw(rng) if kind != "coach" else rng.uniform(5, 40)
+    snr = snr_of(rng) if kind != "coach" else rng.uniform(5, 40)
     nk = NOISES[rng.integers(len(NOISES))] if kind != "coach" else "pink"
     nz = bank.make(nk, n)
     level = rms(active) / 10 ** ((snr if snr is not None else rng.uniform(35, 55)) / 20)
