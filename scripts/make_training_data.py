@@ -453,7 +453,9 @@ def make_clip(rng, bank: NoiseBank, spec: dict,
 def negative_specs(rng, pools: list[tuple[list[str], float]], n: int, forbidden: set[str],
                    voice_spec: Callable[[], dict]) -> list[dict]:
     """`n` draws of non-command speech: a pool by its weight, a text from it, a voice; a text that
-    is itself a vocabulary phrase is dropped (the draw still counts, so recipes stay reproducible)."""
+    is itself a vocabulary phrase is dropped (the draw still counts, so recipes stay reproducible).
+    An empty pool (no fortunes installed, no guide on this machine) is left out."""
+    pools = [p for p in pools if p[0]]
     w = np.array([p[1] for p in pools])
     specs = []
     for _ in range(n):
