@@ -56,7 +56,6 @@ CHUNK = 1600  # 100 ms, what a live mic loop delivers
 # Benchmark label -> engine name in voicecoach.speech_in.engines.ENGINES (add a line per engine).
 BENCH_ENGINES = {
     "voicecoach-pocketsphinx": "pocketsphinx",
-    "voicecoach-pocketsphinx-stock": "pocketsphinx-stock",
     "baseline-pocketsphinx-jsgf": "pocketsphinx-baseline",
     "voicecoach-neural": "neural",
     "voicecoach-hybrid": "hybrid",

@@ -52,9 +52,8 @@ def right(vocab, enrollment, snr, engine=None) -> int:
 @pytest.mark.parametrize("snr", [None, 10.0])
 def test_enrollment_raises_accuracy_on_a_held_out_voice(vocab, enrolled, snr):
     before, after = right(vocab, False, snr), right(vocab, enrolled, snr)
-    # Measured on the adapted model: clean 22 -> 24 of 24, 10 dB 13 -> 24 (and 5 dB 8 -> 18);
-    # on the stock model clean 13 -> 20, 10 dB 15 -> 24.
-    assert after >= 22 and after >= before + (2 if snr is None else 5), (before, after)
+    # Measured: clean 13 -> 20 of 24, 10 dB 15 -> 24 (and 5 dB 12 -> 21).
+    assert after >= 18 and after >= before + 5, (before, after)
 
 
 def test_the_hybrid_uses_the_templates_too(vocab, enrolled, tmp_path, monkeypatch):
@@ -68,13 +67,8 @@ def test_the_hybrid_uses_the_templates_too(vocab, enrolled, tmp_path, monkeypatc
 
 
 def test_sentences_still_rejected_with_templates(vocab, enrolled):
-    # The templates only name the command of what PocketSphinx would take as one: they add no
-    # detection. (Said alone between 1.6 s pauses, "slow down on the way down" passes the adapted
-    # model's own tests as "slow down"; every other sentence is rejected with or without templates.)
     x, _ = stream(SENTENCES, 160, 50, None)
-    plain = run(PocketSphinxRecognizer(vocab, enrollment=False), x)
-    assert len(plain) <= 1, plain
-    assert run(PocketSphinxRecognizer(vocab, enrollment=enrolled), x) == plain
+    assert run(PocketSphinxRecognizer(vocab, enrollment=enrolled), x) == []
 
 
 def test_templates_round_trip(vocab, enrolled):

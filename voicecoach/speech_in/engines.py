@@ -18,16 +18,7 @@ class EngineError(Exception):
 def _pocketsphinx(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
     from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer
 
-    try:
-        return PocketSphinxRecognizer(vocabulary)
-    except FileNotFoundError as exc:  # a broken install: the shipped acoustic model is missing
-        raise EngineError(str(exc)) from None
-
-
-def _pocketsphinx_stock(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
-    from voicecoach.speech_in.pocketsphinx_backend import STOCK_SETTINGS, PocketSphinxRecognizer
-
-    return PocketSphinxRecognizer(vocabulary, STOCK_SETTINGS)
+    return PocketSphinxRecognizer(vocabulary)
 
 
 def _pocketsphinx_baseline(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
@@ -61,7 +52,6 @@ ENGINES: dict[str, Callable[[Vocabulary, str | None], CommandRecognizer]] = {
     "vosk": _vosk,
     "neural": _neural,  # the issue-6 recognizer: better in noise, more false accepts (BENCHMARKS.md)
     "hybrid": _hybrid,  # PocketSphinx and the neural head fused (BENCHMARKS.md)
-    "pocketsphinx-stock": _pocketsphinx_stock,  # the same, on PocketSphinx's own acoustic model
     "pocketsphinx-baseline": _pocketsphinx_baseline,  # untuned reference, for benchmarks
 }
 USER_ENGINES = ("pocketsphinx", "hybrid", "neural", "vosk")

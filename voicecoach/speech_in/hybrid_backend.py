@@ -24,7 +24,7 @@ import numpy as np
 
 from voicecoach.speech_in.base import Detection
 from voicecoach.speech_in.neural_backend import NeuralRecognizer
-from voicecoach.speech_in.pocketsphinx_backend import STOCK_SETTINGS, PocketSphinxRecognizer
+from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, Utterance
 from voicecoach.speech_in.vocabulary import Vocabulary
 
@@ -47,9 +47,7 @@ class HybridRecognizer(SegmentedRecognizer):
 
     def __init__(self, vocabulary: Vocabulary, settings: HybridSettings = HybridSettings()) -> None:
         self.s = settings
-        # On the stock acoustic model its fusion was tuned with: the adapted model aligns some short
-        # sentences ("pause at the top") as a phrase with little silence, which the head then confirms.
-        self._sphinx = PocketSphinxRecognizer(vocabulary, STOCK_SETTINGS)
+        self._sphinx = PocketSphinxRecognizer(vocabulary)
         self._segmenter = self._sphinx._segmenter
         self._head = NeuralRecognizer(vocabulary)
         # (time, scores) of the last few seconds: longer than any utterance plus its padding.
