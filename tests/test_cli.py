@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 
 import soundfile as sf
-
-VOICECOACH = [sys.executable, "-m", "voicecoach.cli"]
+from process_helpers import VOICECOACH, default_sigint
 
 
 def vc(*args, **kwargs):
@@ -85,7 +82,7 @@ def test_ctrl_c_mid_set_keeps_the_log_and_exits_130(tmp_path):
     out, log = tmp_path / "coach.wav", tmp_path / "timeline.jsonl"
     proc = subprocess.Popen(VOICECOACH + ["simulate", "--out", str(out), "--log", str(log), "--no-setup",
                                           "--sets", "20", "--reps", "100", "--rest", "600"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and (not log.exists() or '"count"' not in log.read_text()):
         time.sleep(0.05)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import numpy as np
 import soundfile as sf
 
 from speech_helpers import RATE, add_noise, say
 from voicecoach.listening import enrollment_phrases, take_file_name
+from process_helpers import VOICECOACH
 
-VOICECOACH = [sys.executable, "-m", "voicecoach.cli"]
 
 
 def test_enroll_from_recordings_then_remove(tmp_path):

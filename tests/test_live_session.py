@@ -8,14 +8,13 @@ import os
 import pty
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
+from process_helpers import VOICECOACH, default_sigint
 
 from voicecoach.storage import HistoryStore
 
-VOICECOACH = [sys.executable, "-m", "voicecoach.cli"]
 ASOUNDRC = """
 pcm.!default { type plug slave.pcm "nullpcm" }
 pcm.nullpcm { type null }
@@ -56,7 +55,7 @@ def test_ctrl_c_mid_session_prints_the_summary_keeps_the_log_and_exits_130(tmp_p
     proc = subprocess.Popen(VOICECOACH + ["session", "--no-setup", "--sets", "1", "--reps", "2", "--log", str(log),
                                           "--history-db", str(db)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=null_sound_home)
+                            env=null_sound_home, preexec_fn=default_sigint)
     assert wait_for(lambda: log_has(log, '"cue"'))
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)

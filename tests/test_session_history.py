@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 
@@ -19,8 +18,8 @@ from voicecoach.program import Load, plan_from_options
 from voicecoach.plans import apply_load
 from voicecoach.session_log import read_log
 from voicecoach.storage import HistoryStore
+from process_helpers import VOICECOACH
 
-VOICECOACH = [sys.executable, "-m", "voicecoach.cli"]
 
 
 def test_second_session_of_a_plan_opens_with_last_time_and_target(tmp_path, content, speech_cache_dir):

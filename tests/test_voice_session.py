@@ -4,15 +4,14 @@ the coach's own voice echoed into it, PocketSphinx listening."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import numpy as np
 import soundfile as sf
 
 from speech_helpers import RATE, rms, say
 from voicecoach.session_log import read_log
+from process_helpers import VOICECOACH
 
-VOICECOACH = [sys.executable, "-m", "voicecoach.cli"]
 
 
 def lifter_recording(path, seconds: float, phrases: list[tuple[float, str]], level: float = 0.1):
