@@ -59,9 +59,13 @@ BENCH_ENGINES = {
     "baseline-pocketsphinx-jsgf": "pocketsphinx-baseline",
     "voicecoach-neural": "neural",
     "voicecoach-hybrid": "hybrid",
+    "voicecoach-moonshine": "moonshine",
     "voicecoach-vosk": "vosk",  # measured only when a model is given (--vosk-model)
 }
 NEEDS_VOSK_MODEL = {"vosk"}
+MODEL_SOURCES = {"moonshine": ["moonshine-cpp", "onnx"]}
+"""Distributions an engine needs installed but doesn't import while it runs: the wheel its model
+is rebuilt from, and what rebuilds it (counted in its install size)."""
 SNR_ORDER = ["clean", "20", "10", "5", "0"]
 FA_KINDS = ("speech", "words", "coach_echo", "noise")  # negative_category's answers
 SPLIT_ORDER = ["tuning", "heldout", "heldout-other", "heldout-neural"]
@@ -351,7 +355,7 @@ def engine_cost(engine, corpus, manifest, vosk_model, neural_model_dir, base: di
     wav = probe_wav(manifest)
     ps = [run_probe(engine, corpus / wav, vosk_model, neural_model_dir) for _ in range(runs)]
     p = ps[0]
-    pkgs = sorted(requirement_closure(p["dists"]) - requirement_closure(base["dists"]))
+    pkgs = sorted(requirement_closure(p["dists"] + MODEL_SOURCES.get(engine, [])) - requirement_closure(base["dists"]))
     sizes = {d: dist_mb(d) for d in pkgs}
     in_pkgs = _dist_files(pkgs)
     models = {Path(f).name: os.path.getsize(f) / 1e6 for f in p["data_files"]

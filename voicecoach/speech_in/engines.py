@@ -47,14 +47,25 @@ def _hybrid(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer
     return HybridRecognizer(vocabulary)
 
 
+def _moonshine(vocabulary: Vocabulary, vosk_model: str | None) -> CommandRecognizer:
+    from voicecoach.speech_in.moonshine_backend import MoonshineRecognizer
+    from voicecoach.speech_in.moonshine_model import MoonshineUnavailable
+
+    try:
+        return MoonshineRecognizer(vocabulary)
+    except MoonshineUnavailable as exc:
+        raise EngineError(str(exc)) from None
+
+
 ENGINES: dict[str, Callable[[Vocabulary, str | None], CommandRecognizer]] = {
     "pocketsphinx": _pocketsphinx,
     "vosk": _vosk,
     "neural": _neural,  # the issue-6 recognizer: better in noise, more false accepts (BENCHMARKS.md)
     "hybrid": _hybrid,  # PocketSphinx and the neural head fused (BENCHMARKS.md)
+    "moonshine": _moonshine,  # PocketSphinx proposes, Moonshine's transcript names or vetoes (BENCHMARKS.md)
     "pocketsphinx-baseline": _pocketsphinx_baseline,  # untuned reference, for benchmarks
 }
-USER_ENGINES = ("pocketsphinx", "hybrid", "neural", "vosk")
+USER_ENGINES = ("pocketsphinx", "moonshine", "hybrid", "neural", "vosk")
 """The engines offered to users (`--engine`); the rest exist for measurement."""
 DEFAULT_ENGINE = "pocketsphinx"
 

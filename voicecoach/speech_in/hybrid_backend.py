@@ -48,7 +48,7 @@ class HybridRecognizer(SegmentedRecognizer):
     def __init__(self, vocabulary: Vocabulary, settings: HybridSettings = HybridSettings()) -> None:
         self.s = settings
         self._sphinx = PocketSphinxRecognizer(vocabulary)
-        self._segmenter = self._sphinx._segmenter
+        self._segmenter = self._sphinx.segmenter
         self._head = NeuralRecognizer(vocabulary)
         # (time, scores) of the last few seconds: longer than any utterance plus its padding.
         self._scores: deque[tuple[float, np.ndarray]] = deque(maxlen=64)

@@ -182,6 +182,11 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         """Set to [] to record (time, hypothesis, ratio, frames, silence, echo, (decoy, margin) or None)
         per utterance (tuning)."""
 
+    def pronunciation(self, word: str) -> list[str] | None:
+        """The phones of `word` in PocketSphinx's dictionary (CMUdict), or None if it lacks it."""
+        phones = self._grammar.lookup_word(word)
+        return phones.split() if phones else None
+
     # -- internals ---------------------------------------------------------------------------
     def _decode(self, audio: np.ndarray) -> None:
         """Decode one whole utterance with both decoders, at a normalized level: the acoustic

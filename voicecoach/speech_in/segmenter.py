@@ -263,3 +263,8 @@ class SegmentedRecognizer:
     def time(self) -> float:
         """Audio seconds consumed so far."""
         return self._segmenter.time
+
+    @property
+    def segmenter(self) -> UtteranceSegmenter:
+        """The segmenter in front: a fusion recognizer shares its engine's."""
+        return self._segmenter

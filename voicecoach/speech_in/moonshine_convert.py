@@ -1,0 +1,156 @@
+"""Moonshine's shipped ORT-format models, rebuilt once into fast ONNX models for onnxruntime.
+
+The `moonshine-cpp` wheel (MIT, Moonshine AI) carries Moonshine base (English, 61M parameters,
+trained on ~200k hours of real speech) as two ORT-format flatbuffers whose weights are int8 and
+dequantized by Cast/Mul nodes *on every run*: 50-60 ms per decoder step on one core, ~0.3 s per
+command. Its own C library doesn't run here either (illegal instruction on a CPU without the
+extensions it was built for), so voicecoach reads only its model files and:
+1. rebuilds an ONNX graph from each flatbuffer (nodes, attributes, subgraphs, initializers:
+   onnxruntime ships the flatbuffer readers, `onnx` writes the protobuf);
+2. splits the decoder's `If` (first step / cached step) into two graphs, so each can be
+   optimized and quantized on its own;
+3. lets onnxruntime fold the dequantization into float weights (basic graph optimizations);
+4. re-quantizes the MatMuls with onnxruntime's dynamic int8 quantizer: all of the decoder's,
+   and the encoder's MatMuls but not its convolution stem (quantizing the stem too cost half
+   the transcripts; float everywhere takes 650 MB of memory for the same words).
+The result: ~40 ms per short command on one core, identical transcripts on the benchmark's
+clips checked (BENCHMARKS.md). This runs once (~30 s) into the user cache directory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ENCODER, FIRST, STEP = "encoder.onnx", "decoder_first.onnx", "decoder_step.onnx"
+"""The rebuilt models: encoder, decoder for the first token (computes the cross-attention
+cache), decoder for each later token (reads both caches)."""
+
+
+def _graph_from_flatbuffer(g, name: str):
+    """An onnx GraphProto with the nodes, initializers and interface of ORT flatbuffer graph `g`."""
+    import onnx
+    from onnx import helper
+    from onnxruntime.tools.ort_format_model.ort_flatbuffers_py import fbs
+
+    kinds = fbs.AttributeType.AttributeType
+
+    def text(b: bytes | None) -> str:
+        return b.decode() if b is not None else ""
+
+    def tensor(t) -> onnx.TensorProto:
+        tp = onnx.TensorProto(name=text(t.Name()), data_type=t.DataType())
+        tp.dims.extend(t.Dims(j) for j in range(t.DimsLength()))
+        if t.StringDataLength():
+            tp.string_data.extend(t.StringData(j) for j in range(t.StringDataLength()))
+        elif t.RawDataLength():
+            tp.raw_data = t.RawDataAsNumpy().tobytes()
+        return tp
+
+    def attribute(a) -> onnx.AttributeProto:
+        key, kind = text(a.Name()), a.Type()
+        many = {
+            kinds.FLOATS: (onnx.AttributeProto.FLOATS, a.Floats, a.FloatsLength),
+            kinds.INTS: (onnx.AttributeProto.INTS, a.Ints, a.IntsLength),
+            kinds.STRINGS: (onnx.AttributeProto.STRINGS, a.Strings, a.StringsLength),
+        }
+        if kind in many:
+            attr_type, get, count = many[kind]
+            return helper.make_attribute(key, [get(j) for j in range(count())], attr_type=attr_type)
+        single = {kinds.FLOAT: a.F, kinds.INT: a.I, kinds.STRING: a.S,
+                  kinds.TENSOR: lambda: tensor(a.T()), kinds.GRAPH: lambda: _graph_from_flatbuffer(a.G(), key)}
+        if kind in single:
+            return helper.make_attribute(key, single[kind]())
+        if kind == kinds.GRAPHS:
+            return helper.make_attribute(key, [_graph_from_flatbuffer(a.Graphs(j), key) for j in range(a.GraphsLength())])
+        raise ValueError(f"attribute {key!r} has a type the converter doesn't know ({kind})")
+
+    args = {text(g.NodeArgs(i).Name()): g.NodeArgs(i) for i in range(g.NodeArgsLength())}
+
+    def value_info(name: str) -> onnx.ValueInfoProto:
+        info = args.get(name)
+        if info is None or info.Type() is None:
+            return onnx.ValueInfoProto(name=name)
+        shaped = fbs.TensorTypeAndShape.TensorTypeAndShape()
+        value = info.Type().Value()
+        shaped.Init(value.Bytes, value.Pos)
+        dims = None
+        if shaped.Shape() is not None:
+            dims = []
+            for j in range(shaped.Shape().DimLength()):
+                dim = shaped.Shape().Dim(j).Value()
+                dims.append(None if dim is None else dim.DimValue() if dim.DimType() == 1 else text(dim.DimParam()) or None)
+        return helper.make_tensor_value_info(name, shaped.ElemType(), dims)
+
+    nodes = []
+    for i in range(g.NodesLength()):
+        n = g.Nodes(i)
+        node = helper.make_node(text(n.OpType()), [text(n.Inputs(j)) for j in range(n.InputsLength())],
+                                [text(n.Outputs(j)) for j in range(n.OutputsLength())],
+                                name=text(n.Name()), domain=text(n.Domain()) or None)
+        node.attribute.extend(attribute(n.Attributes(j)) for j in range(n.AttributesLength()))
+        nodes.append(node)
+    inits = [tensor(g.Initializers(i)) for i in range(g.InitializersLength())]
+    init_names = {t.name for t in inits}
+    inputs = [value_info(text(g.Inputs(i))) for i in range(g.InputsLength()) if text(g.Inputs(i)) not in init_names]
+    outputs = [value_info(text(g.Outputs(i))) for i in range(g.OutputsLength())]
+    return helper.make_graph(nodes, name, inputs, outputs, inits)
+
+
+def model_from_flatbuffer(path: Path):
+    """The onnx ModelProto stored in the ORT-format file `path`."""
+    from onnx import helper
+    from onnxruntime.tools.ort_format_model.ort_flatbuffers_py import fbs
+
+    m = fbs.InferenceSession.InferenceSession.GetRootAs(bytearray(path.read_bytes()), 0).Model()
+    opsets = [helper.make_opsetid(m.OpsetImport(i).Domain().decode(), m.OpsetImport(i).Version())
+              for i in range(m.OpsetImportLength())]
+    return helper.make_model(_graph_from_flatbuffer(m.Graph(), "main"), opset_imports=opsets, ir_version=m.IrVersion())
+
+
+def split_decoder(model) -> dict[str, object]:
+    """The merged decoder's two `If` branches as standalone models: {FIRST: ..., STEP: ...}."""
+    from onnx import helper
+
+    g = model.graph
+    (branch_node,) = [n for n in g.node if n.op_type == "If"]
+    shared = [n for n in g.node if n is not branch_node]  # the weights' dequantization
+    outputs = {o.name: o for o in g.output}
+    models = {}
+    for attr, name in (("else_branch", FIRST), ("then_branch", STEP)):
+        branch = next(a.g for a in branch_node.attribute if a.name == attr)
+        used = {i for n in [*shared, *branch.node] for i in n.input}
+        graph = helper.make_graph([*shared, *branch.node], name, [i for i in g.input if i.name in used],
+                                  [outputs[o.name] for o in branch.output], [*g.initializer, *branch.initializer])
+        models[name] = helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
+    return models
+
+
+def _fold_and_quantize(model, out: Path, ops: list[str], scratch: Path) -> None:
+    """Fold constant subgraphs (the dequantization) with onnxruntime, then quantize `ops` to int8."""
+    import onnx
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    raw, folded = scratch / f"raw-{out.name}", scratch / f"folded-{out.name}"
+    onnx.save(model, raw)
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    options.optimized_model_filepath = str(folded)
+    ort.InferenceSession(str(raw), options, providers=["CPUExecutionProvider"])
+    quantize_dynamic(folded, out, weight_type=QuantType.QInt8, op_types_to_quantize=ops)
+
+
+def convert(encoder_ort: Path, decoder_ort: Path, out_dir: Path, progress: Callable[[str], None]) -> None:
+    """Write ENCODER, FIRST and STEP into `out_dir` from Moonshine's two ORT-format files."""
+    import logging
+
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # quantizer's advice lines
+    with tempfile.TemporaryDirectory(prefix="voicecoach-moonshine-") as tmp:
+        scratch = Path(tmp)
+        progress("encoder")
+        _fold_and_quantize(model_from_flatbuffer(encoder_ort), out_dir / ENCODER, ["MatMul"], scratch)
+        for name, model in split_decoder(model_from_flatbuffer(decoder_ort)).items():
+            progress(name.removesuffix(".onnx").replace("_", " "))
+            _fold_and_quantize(model, out_dir / name, ["MatMul", "Gather"], scratch)

@@ -1,0 +1,166 @@
+"""Moonshine base (English) as a short-utterance transcriber: audio in, words and confidence out.
+
+The model's files come from the `moonshine-cpp` wheel, pinned by SHA-256 below; on first use
+they are rebuilt into fast ONNX models in the user cache directory (`moonshine_convert.py`,
+~30 s, with progress), then loaded from there. Decoding is greedy, one token at a time with the
+decoder's key/value caches, capped by the utterance's length (a command is a few tokens; a
+model that starts repeating itself stops there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from voicecoach.speech_in import moonshine_convert as mc
+
+PACKAGE = "moonshine_cpp"
+SOURCE_FILES = {
+    "encoder_model.ort": "9d1a19e044cbf89a207723d1adb667de89a5671a1e3e611b8ebe721b2c31219c",
+    "decoder_model_merged.ort": "370e0c1f161d68dc1c2264c1a82024fb123380da3b73f47f05531d1e8d3308c3",
+    "tokenizer.bin": "04670d78994d030185c3dd843c60591788fed0a56cc6750747bd326825f13ca9",
+}
+"""Moonshine base-en as moonshine-cpp 0.1.4 ships it (models/base-en/)."""
+CONVERSION = 1
+"""Bump when moonshine_convert changes what it writes: old caches are then rebuilt."""
+BOS, EOS = 1, 2
+TOKENS_PER_SECOND = 8
+"""Most tokens decoded per second of audio (plus 4): commands need far fewer."""
+
+
+class MoonshineUnavailable(Exception):
+    """The model can't be found or rebuilt; str() is the one line to show."""
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    """What Moonshine heard, as it wrote it ("Pause, please.")."""
+    logprob: float
+    """Log-probability of that text (and of its end) under the model: near 0 when sure."""
+
+
+def source_dir() -> Path:
+    """Where the installed moonshine-cpp keeps Moonshine base-en (without importing it: its own
+    native library may not load on this CPU, and voicecoach only needs its files)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise MoonshineUnavailable("the Moonshine model is not installed (pip install moonshine-cpp==0.1.4); "
+                                   "use --engine pocketsphinx")
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / "base-en"
+
+
+def cache_dir() -> Path:
+    """The rebuilt models' folder in the user cache directory, named after what made them."""
+    import platformdirs
+
+    key = hashlib.sha256(json.dumps([SOURCE_FILES, CONVERSION]).encode()).hexdigest()[:12]
+    return Path(platformdirs.user_cache_dir("voicecoach")) / f"moonshine-base-en-{key}"
+
+
+def _check_sources(src: Path) -> None:
+    for name, digest in SOURCE_FILES.items():
+        path = src / name
+        if not path.is_file():
+            raise MoonshineUnavailable(f"the Moonshine model is incomplete: {path} is missing; reinstall moonshine-cpp==0.1.4")
+        if hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise MoonshineUnavailable(f"{path} is not the Moonshine model voicecoach was measured with "
+                                       "(install moonshine-cpp==0.1.4)")
+
+
+def _stderr_progress(step: str) -> None:
+    print(f"  preparing the speech model (once): {step}...", file=sys.stderr, flush=True)
+
+
+def prepared_model(folder: Path | None = None, progress: Callable[[str], None] = _stderr_progress) -> Path:
+    """The folder of rebuilt models (default: `cache_dir()`), building it first if needed
+    (atomically: an interrupted build leaves nothing that looks finished)."""
+    out = folder or cache_dir()
+    if (out / "provenance.json").is_file():
+        return out
+    src = source_dir()
+    _check_sources(src)
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        mc.convert(src / "encoder_model.ort", src / "decoder_model_merged.ort", tmp, progress)
+        shutil.copyfile(src / "tokenizer.bin", tmp / "tokenizer.bin")
+        (tmp / "provenance.json").write_text(json.dumps(
+            {"source": f"{PACKAGE} 0.1.4 models/base-en", "sha256": SOURCE_FILES, "conversion": CONVERSION}, indent=1))
+        if out.exists():  # a half-built folder from an older crash
+            shutil.rmtree(out)
+        tmp.rename(out)
+    except OSError as exc:
+        raise MoonshineUnavailable(f"cannot prepare the speech model in {out.parent}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def read_tokenizer(path: Path) -> list[bytes]:
+    """Moonshine's token pieces, in id order (moonshine.cpp's format: a length byte, or two for
+    lengths over 127, then the piece's bytes; "\u2581" marks a word start)."""
+    data, i, pieces = path.read_bytes(), 0, []
+    while i < len(data):
+        n = data[i]
+        i += 1
+        if n >= 128:
+            n = (n & 0x7F) | (data[i] << 7)
+            i += 1
+        pieces.append(data[i:i + n])
+        i += n
+    return pieces
+
+
+class MoonshineTranscriber:
+    """Transcribes short utterances (16 kHz float audio) with Moonshine base, on one thread."""
+
+    def __init__(self, model_dir: Path | None = None) -> None:
+        import onnxruntime as ort
+
+        folder = model_dir or prepared_model()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1  # the coach's audio threads need the other core
+        options.inter_op_num_threads = 1
+
+        def session(name: str):
+            return ort.InferenceSession(str(folder / name), options, providers=["CPUExecutionProvider"])
+
+        self._encoder, self._first, self._step = session(mc.ENCODER), session(mc.FIRST), session(mc.STEP)
+        self._pieces = read_tokenizer(folder / "tokenizer.bin")
+        self._cache_names = [o.name for o in self._first.get_outputs()][1:]
+        self._step_inputs = {i.name for i in self._step.get_inputs()}
+
+    def text(self, ids: list[int]) -> str:
+        return b"".join(self._pieces[i] for i in ids).decode("utf-8", "replace").replace("\u2581", " ").strip()
+
+    def transcribe(self, audio: np.ndarray) -> Transcript:
+        """Greedy transcript of `audio` (float32 in -1..1, 16 kHz, at least 0.1 s)."""
+        hidden = self._encoder.run(None, {"input_values": audio[None].astype(np.float32)})[0]
+        outs = self._first.run(None, {"input_ids": np.array([[BOS]], np.int64), "encoder_hidden_states": hidden})
+        cache = {n.replace("present", "past_key_values"): o for n, o in zip(self._cache_names, outs[1:])}
+        ids: list[int] = []
+        logprob = 0.0
+        for _ in range(int(len(audio) / 16000 * TOKENS_PER_SECOND) + 4):
+            logits = outs[0][0, -1].astype(np.float64)
+            top = int(np.argmax(logits))
+            logprob += logits[top] - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+            if top == EOS:
+                break
+            ids.append(top)
+            feeds = {k: v for k, v in cache.items() if k in self._step_inputs}
+            feeds["input_ids"] = np.array([[top]], np.int64)
+            outs = self._step.run(None, feeds)
+            for name, value in zip(self._cache_names, outs[1:]):
+                if ".decoder." in name:  # the cross-attention cache stays the first step's
+                    cache[name.replace("present", "past_key_values")] = value
+        return Transcript(self.text(ids), round(float(logprob), 4))
