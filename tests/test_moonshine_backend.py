@@ -19,10 +19,14 @@ from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer
 
 
 @pytest.fixture(scope="module")
-def transcriber(tmp_path_factory):
+def model_folder(tmp_path_factory):
     # Rebuilt from the installed wheel into a fresh folder: the same steps as a first run.
-    folder = moonshine_model.prepared_model(tmp_path_factory.mktemp("moonshine") / "model", progress=lambda step: None)
-    return MoonshineTranscriber(folder)
+    return moonshine_model.prepared_model(tmp_path_factory.mktemp("moonshine") / "model", progress=lambda step: None)
+
+
+@pytest.fixture(scope="module")
+def transcriber(model_folder):
+    return MoonshineTranscriber(model_folder)
 
 
 @pytest.fixture(scope="module")
@@ -134,3 +138,13 @@ def test_a_changed_model_file_is_refused(tmp_path, monkeypatch):
     with pytest.raises(moonshine_model.MoonshineUnavailable, match="not the Moonshine model"):
         moonshine_model.prepared_model(tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_prepared_model_is_one_clear_line(model_folder, tmp_path):
+    import shutil
+
+    folder = tmp_path / "model"
+    shutil.copytree(model_folder, folder)
+    (folder / "encoder.onnx").write_bytes(b"half a file")
+    with pytest.raises(moonshine_model.MoonshineUnavailable, match="is damaged .*delete that folder"):
+        MoonshineTranscriber(folder)

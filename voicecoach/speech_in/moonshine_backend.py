@@ -110,9 +110,6 @@ class MoonshineRecognizer(SegmentedRecognizer):
         self._segmenter = self._sphinx.segmenter
         self._moonshine = transcriber or MoonshineTranscriber()
         self._matcher = PhraseMatcher(vocabulary, self._sphinx.pronunciation)
-        self.trace: list[tuple[float, str | None, bool, Transcript]] | None = None
-        """Set to [] to record (time, PocketSphinx's command, accepted, transcript) per
-        utterance (tuning)."""
 
     def _recognize(self, utterance: Utterance) -> list[Detection]:
         sphinx = self._sphinx.verdict(utterance)
@@ -120,9 +117,6 @@ class MoonshineRecognizer(SegmentedRecognizer):
         if enrolled is not None:
             return [enrolled]
         heard = self._moonshine.transcribe(utterance.audio.astype(np.float32) / 32768.0)
-        if self.trace is not None:
-            self.trace.append((utterance.end, sphinx.command if sphinx else None,
-                               bool(sphinx and sphinx.accepted), heard))
         return self.decide(heard, sphinx.detection if sphinx is not None and sphinx.accepted else None,
                            utterance.end)
 

@@ -146,11 +146,16 @@ def convert(encoder_ort: Path, decoder_ort: Path, out_dir: Path, progress: Calla
     """Write ENCODER, FIRST and STEP into `out_dir` from Moonshine's two ORT-format files."""
     import logging
 
-    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # quantizer's advice lines
-    with tempfile.TemporaryDirectory(prefix="voicecoach-moonshine-") as tmp:
-        scratch = Path(tmp)
-        progress("encoder")
-        _fold_and_quantize(model_from_flatbuffer(encoder_ort), out_dir / ENCODER, ["MatMul"], scratch)
-        for name, model in split_decoder(model_from_flatbuffer(decoder_ort)).items():
-            progress(name.removesuffix(".onnx").replace("_", " "))
-            _fold_and_quantize(model, out_dir / name, ["MatMul", "Gather"], scratch)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.ERROR))  # the quantizer's advice lines go to the root logger
+    try:
+        with tempfile.TemporaryDirectory(prefix="voicecoach-moonshine-") as tmp:
+            scratch = Path(tmp)
+            progress("encoder")
+            _fold_and_quantize(model_from_flatbuffer(encoder_ort), out_dir / ENCODER, ["MatMul"], scratch)
+            for name, model in split_decoder(model_from_flatbuffer(decoder_ort)).items():
+                progress(name.removesuffix(".onnx").replace("_", " "))
+                _fold_and_quantize(model, out_dir / name, ["MatMul", "Gather"], scratch)
+    finally:
+        root.setLevel(level)

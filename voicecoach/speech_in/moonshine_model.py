@@ -135,8 +135,12 @@ class MoonshineTranscriber:
         def session(name: str):
             return ort.InferenceSession(str(folder / name), options, providers=["CPUExecutionProvider"])
 
-        self._encoder, self._first, self._step = session(mc.ENCODER), session(mc.FIRST), session(mc.STEP)
-        self._pieces = read_tokenizer(folder / "tokenizer.bin")
+        try:
+            self._encoder, self._first, self._step = session(mc.ENCODER), session(mc.FIRST), session(mc.STEP)
+            self._pieces = read_tokenizer(folder / "tokenizer.bin")
+        except Exception as exc:  # onnxruntime's load errors share no base class but Exception
+            raise MoonshineUnavailable(f"the prepared speech model in {folder} is damaged "
+                                       f"({type(exc).__name__}); delete that folder and it is rebuilt") from None
         self._cache_names = [o.name for o in self._first.get_outputs()][1:]
         self._step_inputs = {i.name for i in self._step.get_inputs()}
 
