@@ -37,6 +37,7 @@ TOKENS_PER_SECOND = 8
 """Most tokens decoded per second of audio (plus 4): commands need far fewer."""
 
 
+
 class MoonshineUnavailable(Exception):
     """The model can't be found or rebuilt; str() is the one line to show."""
 
@@ -47,6 +48,14 @@ class Transcript:
     """What Moonshine heard, as it wrote it ("Pause, please.")."""
     logprob: float
     """Log-probability of that text (and of its end) under the model: near 0 when sure."""
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """An utterance as Moonshine's encoder sees it."""
+
+    hidden: np.ndarray
+    seconds: float
 
 
 def source_dir() -> Path:
@@ -121,8 +130,19 @@ def read_tokenizer(path: Path) -> list[bytes]:
     return pieces
 
 
+def written_forms(phrase: str) -> list[str]:
+    """A vocabulary phrase as Moonshine may write a short utterance: capitalized ("I" too),
+    perhaps with a comma after the first word ("Pause, please."), ended by a full stop, an
+    exclamation or a question mark ("What can I say?")."""
+    words = [w[0].upper() + w[1:] if w == "i" or w.startswith("i'") else w for w in phrase.split()]
+    words[0] = words[0][0].upper() + words[0][1:]
+    texts = [" ".join(words)] + ([words[0] + ", " + " ".join(words[1:])] if len(words) > 1 else [])
+    return [text + end for text in texts for end in ".!?"]
+
+
 class MoonshineTranscriber:
-    """Transcribes short utterances (16 kHz float audio) with Moonshine base, on one thread."""
+    """Transcribes short utterances (16 kHz float audio) with Moonshine base, on one thread, and
+    scores given texts against them."""
 
     def __init__(self, model_dir: Path | None = None) -> None:
         import onnxruntime as ort
@@ -143,18 +163,49 @@ class MoonshineTranscriber:
                                        f"({type(exc).__name__}); delete that folder and it is rebuilt") from None
         self._cache_names = [o.name for o in self._first.get_outputs()][1:]
         self._step_inputs = {i.name for i in self._step.get_inputs()}
+        # Pieces repeat (the byte fallbacks come first): the model writes the later ones.
+        self._ids = {piece: i for i, piece in enumerate(self._pieces)}
+        self._tokens: dict[str, list[int]] = {}
 
     def text(self, ids: list[int]) -> str:
         return b"".join(self._pieces[i] for i in ids).decode("utf-8", "replace").replace("\u2581", " ").strip()
 
+    def tokens(self, text: str) -> list[int]:
+        """`text` as the model writes it in token ids: byte-pair merges from single characters,
+        the earliest piece first (SentencePiece's order; it reproduces the model's own
+        transcripts' tokens), memoized."""
+        if text not in self._tokens:
+            parts = [c.encode("utf-8") for c in "\u2581" + text.replace(" ", "\u2581")]
+            while True:
+                merges = [(self._ids[a + b], k) for k, (a, b) in enumerate(zip(parts, parts[1:])) if a + b in self._ids]
+                if not merges:
+                    break
+                _, k = min(merges)
+                parts[k : k + 2] = [parts[k] + parts[k + 1]]
+            missing = [p for p in parts if p not in self._ids]
+            if missing:
+                raise ValueError(f"Moonshine's tokenizer cannot write {missing[0]!r} of {text!r}")
+            self._tokens[text] = [self._ids[p] for p in parts]
+        return self._tokens[text]
+
+    def encode(self, audio: np.ndarray) -> Encoded:
+        """The encoder's view of `audio` (float32 in -1..1, 16 kHz, at least 0.1 s), for
+        `decode` and `score`."""
+        hidden = self._encoder.run(None, {"input_values": audio[None].astype(np.float32)})[0]
+        return Encoded(hidden, len(audio) / 16000)
+
     def transcribe(self, audio: np.ndarray) -> Transcript:
         """Greedy transcript of `audio` (float32 in -1..1, 16 kHz, at least 0.1 s)."""
-        hidden = self._encoder.run(None, {"input_values": audio[None].astype(np.float32)})[0]
+        return self.decode(self.encode(audio))
+
+    def decode(self, encoded: Encoded) -> Transcript:
+        """Greedy transcript of encoded audio, with key/value caches."""
+        hidden = encoded.hidden
         outs = self._first.run(None, {"input_ids": np.array([[BOS]], np.int64), "encoder_hidden_states": hidden})
         cache = {n.replace("present", "past_key_values"): o for n, o in zip(self._cache_names, outs[1:])}
         ids: list[int] = []
         logprob = 0.0
-        for _ in range(int(len(audio) / 16000 * TOKENS_PER_SECOND) + 4):
+        for _ in range(int(encoded.seconds * TOKENS_PER_SECOND) + 4):
             logits = outs[0][0, -1].astype(np.float64)
             top = int(np.argmax(logits))
             logprob += logits[top] - logits.max() - np.log(np.exp(logits - logits.max()).sum())
@@ -168,3 +219,20 @@ class MoonshineTranscriber:
                 if ".decoder." in name:  # the cross-attention cache stays the first step's
                     cache[name.replace("present", "past_key_values")] = value
         return Transcript(self.text(ids), round(float(logprob), 4))
+
+    def score(self, encoded: Encoded, texts: list[str]) -> list[float]:
+        """Log-probability of each text (and of its end) for encoded audio, all in one batched
+        pass of the decoder: comparable with a `Transcript`'s."""
+        seqs = [self.tokens(t) + [EOS] for t in texts]
+        longest = max(map(len, seqs))
+        # Causal attention: what pads a shorter text's end can't change its own positions.
+        ids = np.array([[BOS] + s[:-1] + [EOS] * (longest - len(s)) for s in seqs], np.int64)
+        logits = self._first.run(["logits"], {"input_ids": ids,
+                                              "encoder_hidden_states": np.repeat(encoded.hidden, len(seqs), 0)})[0]
+        out = []
+        for row, seq in zip(logits.astype(np.float64), seqs):
+            row = row[: len(seq)]
+            top = row.max(axis=1)
+            norm = top + np.log(np.exp(row - top[:, None]).sum(axis=1))
+            out.append(round(float(sum(row[t, tok] - norm[t] for t, tok in enumerate(seq))), 4))
+        return out

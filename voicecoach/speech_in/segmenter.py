@@ -52,6 +52,13 @@ class SegmentSettings:
     it; without it the decoder hears "go on" for "done" and "pause" for "faster"."""
     tail: float = 0.09
     """Audio kept after the last speech frame (seconds), for decoding: the word's release."""
+    context_preroll: float = 0.24
+    context_tail: float = 0.24
+    """The same for `Utterance.context` (the tail at most `window`): a transcriber trained on
+    whole recordings (Moonshine) hears a soft onset or a clipped release better with more of
+    the quiet around it. On the tuning split 0.24 s each side took Moonshine's fusion from 87 to
+    95% clean and 53 to 56% at 10 dB; PocketSphinx's alignment gates are tuned to the shorter
+    padding above."""
     echo_ratio_gate: float = 0.1
     """While the coach plays, an utterance's energy after cancellation must exceed this share
     of the echo energy the canceller removed (-10 dB), or it is taken for residual echo. On the
@@ -67,6 +74,8 @@ class Utterance:
 
     audio: np.ndarray
     """int16 samples at 16 kHz, echo-cancelled, with `padding` seconds of pre-roll and tail."""
+    context: np.ndarray
+    """The same speech with the settings' `context_preroll` and `context_tail` around it."""
     frames: int
     """Length of the speech itself in 30 ms frames (first to last speech frame)."""
     echo: float
@@ -116,9 +125,12 @@ class UtteranceSegmenter:
         self._preroll_frames = round(settings.preroll / FRAME_S)
         self._tail_frames = round(settings.tail / FRAME_S)
         self._window_frames = max(1, round(settings.window / FRAME_S))
+        self._context_preroll_frames = round(settings.context_preroll / FRAME_S)
+        self._context_tail_frames = min(round(settings.context_tail / FRAME_S), self._window_frames)
         self._min_energy = 10 ** (settings.min_level / 10)
-        # The frames before an utterance opens: its onset run and pre-roll.
-        self._history: deque[_FrameInfo] = deque(maxlen=self._preroll_frames + settings.onset_frames)
+        # The frames before an utterance opens: its onset run and (the longer) pre-roll.
+        longest = max(self._preroll_frames, self._context_preroll_frames)
+        self._history: deque[_FrameInfo] = deque(maxlen=longest + settings.onset_frames)
         self._run = 0  # consecutive speech frames while no utterance is open
         self._segment: list[_FrameInfo] | None = None  # the open utterance's frames, onset run first
         self._preroll: list[_FrameInfo] = []
@@ -201,7 +213,7 @@ class UtteranceSegmenter:
             if self._run >= self.s.onset_frames:
                 frames = list(self._history)
                 self._segment = frames[-self._run :]
-                self._preroll = frames[: -self._run][-self._preroll_frames :] if self._preroll_frames else []
+                self._preroll = frames[: -self._run]
                 self._last_speech = len(self._segment)
                 self._gap = self.time - len(self._segment) * FRAME_S - self._last_speech_end
                 self._run = 0
@@ -229,11 +241,13 @@ class UtteranceSegmenter:
         self._last_speech_end = self.time - (len(segment) - len(speech)) * FRAME_S
         if seconds > self.s.max_speech or self._gap < self.s.min_gap:
             return []
-        kept = preroll + segment[: self._last_speech + self._tail_frames]
+        kept = self._around(preroll, segment, self._preroll_frames, self._tail_frames)
         echo_share = sum(min(1.0, f.echo_e / f.clean_e) for f in speech) / len(speech)
         return [
             Utterance(
                 audio=np.concatenate([f.ungated for f in kept]),
+                context=np.concatenate([f.ungated for f in self._around(
+                    preroll, segment, self._context_preroll_frames, self._context_tail_frames)]),
                 frames=len(speech),
                 echo=echo_share,
                 end=self.time,
@@ -241,6 +255,13 @@ class UtteranceSegmenter:
                 gap=self._gap,
             )
         ]
+
+
+    def _around(self, preroll: list[_FrameInfo], segment: list[_FrameInfo], before: int,
+                after: int) -> list[_FrameInfo]:
+        """The utterance's speech frames with up to `before` frames of pre-roll and `after`
+        frames of tail."""
+        return (preroll[-before:] if before else []) + segment[: self._last_speech + after]
 
 
 class SegmentedRecognizer:
