@@ -39,10 +39,11 @@ from voicecoach.speech_in.vocabulary import Vocabulary
 
 @dataclass(frozen=True)
 class MoonshineSettings:
-    """Chosen on the tuning split only (`docs/moonshine.md`): of the settings with at most issue
-    6's 0.5 false accepts an hour there (none in its 0.8 h), the one with the best mean
-    accuracy: 95/66/55/36/14% clean to 0 dB, where PocketSphinx alone has 84/64/51/31/8% and
-    55 false accepts an hour (`unsure` -0.25 did the same; the earlier -0.5 was kept)."""
+    """Chosen on the tuning split only (`scripts/tune_moonshine.py`, `docs/moonshine.md`): of the
+    settings with at most issue 6's 0.5 false accepts an hour there (none in its 0.8 h), the one
+    with the best mean accuracy: 95/66/55/36/14% clean to 0 dB, where PocketSphinx alone has
+    84/64/51/31/8% and 55 false accepts an hour. (The script's full grid prefers `unsure` -0.25
+    by 3 clips of 1,734; -0.5 is what the benchmark in BENCHMARKS.md measured.)"""
 
     near: float = 0.34
     """Most phone edits per phone of a phrase for a transcript to count as that phrase

@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Choose the moonshine engine's settings on the corpus's tuning split, reproducibly.
+
+Streams every tuning file once through the engine, recording for each utterance the segmenter
+let through: PocketSphinx's verdict, Moonshine's transcript and Moonshine's log-probability of
+PocketSphinx's phrase. Then scores a grid of `MoonshineSettings` on those records with the
+benchmark's own scoring (scripts/bench_commands.py) and prints, per setting, accuracy per SNR
+and false accepts per hour, then the pick: of the settings with at most issue 6's 0.5 false
+accepts an hour, the best mean accuracy over the SNRs (ties: the first in grid order).
+
+Only the tuning split: the held-out ones measure what this chose.
+
+    python scripts/tune_moonshine.py [CORPUS] [--jobs 2] [--near 0.34]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_commands as bench  # noqa: E402 (after the path fix; it puts the project on sys.path)
+
+from voicecoach.speech_in.moonshine_backend import MoonshineRecognizer, MoonshineSettings  # noqa: E402
+from voicecoach.speech_in.vocabulary import load_vocabulary  # noqa: E402
+
+UNSURE = (-0.5, -0.25, -0.75, -1.0, -1.5)  # the earlier default first: a tie keeps it
+VERIFY = (4.0, 5.0, 6.0, 6.5, 7.0, 8.0, 10.0, float("inf"))
+RESCUE = (None, 2.0, 3.0, 4.0, 5.0, 6.0)
+FA_TARGET = 0.5
+
+
+class RecordingRecognizer(MoonshineRecognizer):
+    """The engine, keeping what each utterance's decision was made from."""
+
+    def __init__(self, vocabulary) -> None:
+        super().__init__(vocabulary)
+        self.records: list[tuple] = []
+
+    def decide(self, heard, sphinx, end, likelihood):
+        self.records.append((end, sphinx, heard, None if sphinx is None else likelihood(sphinx.text)))
+        return super().decide(heard, sphinx, end, likelihood)
+
+
+def record(path: Path, playback: Path | None) -> list[tuple]:
+    rec = RecordingRecognizer(load_vocabulary())
+    *_, error = bench.stream(rec, path, playback)
+    if error:
+        raise RuntimeError(f"{path}: {error}")
+    return rec.records
+
+
+def scored(files, records, decide) -> dict:
+    scores = bench.Scores()
+    for f, recs in zip(files, records):
+        scores.add(f, [d for end, sphinx, heard, p in recs for d in decide(end, sphinx, heard, p)], 0.0, 1.0)
+    return scores.report(["tuning"])["splits"]["tuning"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", nargs="?", default="corpus")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--near", type=float, default=MoonshineSettings().near)
+    args = ap.parse_args()
+    if args.jobs < 1:
+        ap.error("--jobs must be at least 1")
+    corpus = Path(args.corpus)
+    try:
+        manifest = json.loads((corpus / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        sys.exit(f"error: {corpus} is not a corpus from scripts/make_command_corpus.py ({exc})")
+    files = [f for f in manifest["files"] if f["split"] == "tuning"]
+    records = []
+    with ProcessPoolExecutor(args.jobs) as pool:
+        runs = pool.map(record, [corpus / f["path"] for f in files],
+                        [corpus / f["playback"] if f.get("playback") else None for f in files])
+        for i, (f, recs) in enumerate(zip(files, runs), 1):
+            records.append(recs)
+            print(f"  [{i}/{len(files)}] {f['path']}: {len(recs)} utterances", file=sys.stderr, flush=True)
+
+    def line(name: str, r: dict) -> str:
+        acc = " / ".join(bench.pct(r["accuracy"][s]) for s in bench.SNR_ORDER)
+        return f"| {name} | {acc} | {r['fa_per_hour']:.1f} |"
+
+    print("| setting (unsure, verify, rescue) | accuracy clean / 20 / 10 / 5 / 0 dB | false accepts / h |")
+    print("|---|---|---|")
+    print(line("PocketSphinx alone", scored(files, records, lambda e, s, h, p: [s.detection] if s and s.accepted else [])))
+    rec = MoonshineRecognizer(load_vocabulary())  # only its decide() is used
+    results = []
+    for unsure, verify, rescue in itertools.product(UNSURE, VERIFY, RESCUE):
+        rec.s = MoonshineSettings(args.near, unsure, verify, float("-inf") if rescue is None else rescue)
+        r = scored(files, records, lambda e, s, h, p: rec.decide(h, s, e, lambda phrase: p))
+        results.append(((unsure, verify, rescue), r))
+        print(line(f"{unsure}, {verify}, {rescue}", r), flush=True)
+    eligible = [(k, r) for k, r in results if r["fa_per_hour"] <= FA_TARGET]
+    if not eligible:
+        print(f"\nno setting reaches {FA_TARGET} false accepts / h on the tuning split")
+        return
+    best = max(eligible, key=lambda kr: sum(a for a in kr[1]["accuracy"].values() if a is not None))
+    print(f"\npick (at most {FA_TARGET} false accepts / h, best mean accuracy): {line('%s, %s, %s' % best[0], best[1])}")
+
+
+if __name__ == "__main__":
+    main()
