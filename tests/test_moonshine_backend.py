@@ -188,3 +188,13 @@ def test_a_damaged_prepared_model_is_one_clear_line(model_folder, tmp_path):
     (folder / "encoder.onnx").write_bytes(b"half a file")
     with pytest.raises(moonshine_model.MoonshineUnavailable, match="is damaged .*delete that folder"):
         MoonshineTranscriber(folder)
+
+
+def test_default_engine_is_moonshine_where_it_installs(monkeypatch):
+    from voicecoach.speech_in import engines
+
+    assert engines._default_engine() == "moonshine"  # installed here (x86-64 Linux)
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == moonshine_model.PACKAGE else find_spec(name, *a))
+    assert engines._default_engine() == "pocketsphinx"  # e.g. a Raspberry Pi: no wheel for it

@@ -5,6 +5,7 @@ Adding an engine is one class (implementing CommandRecognizer) and one line in E
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 
 from voicecoach.speech_in.base import CommandRecognizer
@@ -67,7 +68,15 @@ ENGINES: dict[str, Callable[[Vocabulary, str | None], CommandRecognizer]] = {
 }
 USER_ENGINES = ("pocketsphinx", "moonshine", "hybrid", "neural", "vosk")
 """The engines offered to users (`--engine`); the rest exist for measurement."""
-DEFAULT_ENGINE = "pocketsphinx"
+
+
+def _default_engine() -> str:
+    """moonshine where its model installs (x86-64 Linux, Apple-silicon macOS: pyproject's marker
+    on moonshine-cpp), pocketsphinx elsewhere (a Raspberry Pi). Looked up, not imported."""
+    return "moonshine" if importlib.util.find_spec("moonshine_cpp") is not None else "pocketsphinx"
+
+
+DEFAULT_ENGINE = _default_engine()
 
 
 def make_recognizer(engine: str, vocabulary: Vocabulary, vosk_model: str | None = None) -> CommandRecognizer:
