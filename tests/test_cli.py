@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -50,6 +51,14 @@ def test_session_without_a_usable_speaker_fails_cleanly():
     assert proc.returncode == 1
     line = one_line_error(proc)
     assert "voicecoach devices" in line or "simulate" in line
+
+
+def test_a_missing_speaker_is_reported_before_the_speech_model_is_prepared(tmp_path):
+    # An empty cache: the moonshine engine would spend ~15 s building its model first.
+    proc = vc("session", "--device", "97", stdin=subprocess.DEVNULL,
+              env={**os.environ, "XDG_CACHE_HOME": str(tmp_path)})
+    assert proc.returncode == 1 and "no output device '97'" in one_line_error(proc)
+    assert "preparing the speech model" not in proc.stderr and not any(tmp_path.iterdir())
 
 
 def test_bad_content_file_names_the_field(tmp_path, content):

@@ -44,6 +44,11 @@ def _check_device(sd: Any, device: int | str | None, kind: str) -> dict:
     )
 
 
+def check_speaker(device: int | str | None = None) -> None:
+    """AudioError (one line) now if there is no such speaker: before anything slow is prepared."""
+    _check_device(_import_sounddevice(), device, "output")
+
+
 class SpeakerSink:
     """Plays the mixer live. Sample 0 of the mixer plays when start() returns (plus latency).
 

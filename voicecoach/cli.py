@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from . import app
+from .audio_devices import check_speaker
 from .audio_io import AudioError
 from .content import ContentError, load_content
 from .history_report import HistoryReportError
@@ -156,6 +157,7 @@ def session(keyboard, device, mic_device, log_path, **opts):
     Listens for voice commands (the keyboard works too); every set is saved to your history as it
     ends; a plan done before starts with last time's result and today's target.
     """
+    check_speaker(device)  # no speaker: say so before the speech model is prepared
     recognizer = _recognizer(opts)
     content, plan = _plan_and_content(opts)
     history = _history(opts.pop("history_db"), default=True)
