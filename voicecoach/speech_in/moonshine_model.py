@@ -130,6 +130,12 @@ def read_tokenizer(path: Path) -> list[bytes]:
     return pieces
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities from logits over the last axis."""
+    top = logits.max(axis=-1, keepdims=True)
+    return logits - top - np.log(np.exp(logits - top).sum(axis=-1, keepdims=True))
+
+
 def written_forms(phrase: str) -> list[str]:
     """A vocabulary phrase as Moonshine may write a short utterance: capitalized ("I" too),
     perhaps with a comma after the first word ("Pause, please."), ended by a full stop, an
@@ -206,9 +212,9 @@ class MoonshineTranscriber:
         ids: list[int] = []
         logprob = 0.0
         for _ in range(int(encoded.seconds * TOKENS_PER_SECOND) + 4):
-            logits = outs[0][0, -1].astype(np.float64)
+            logits = log_softmax(outs[0][0, -1].astype(np.float64))
             top = int(np.argmax(logits))
-            logprob += logits[top] - logits.max() - np.log(np.exp(logits - logits.max()).sum())
+            logprob += logits[top]
             if top == EOS:
                 break
             ids.append(top)
@@ -231,8 +237,6 @@ class MoonshineTranscriber:
                                               "encoder_hidden_states": np.repeat(encoded.hidden, len(seqs), 0)})[0]
         out = []
         for row, seq in zip(logits.astype(np.float64), seqs):
-            row = row[: len(seq)]
-            top = row.max(axis=1)
-            norm = top + np.log(np.exp(row - top[:, None]).sum(axis=1))
-            out.append(round(float(sum(row[t, tok] - norm[t] for t, tok in enumerate(seq))), 4))
+            row = log_softmax(row[: len(seq)])
+            out.append(round(float(sum(row[t, tok] for t, tok in enumerate(seq))), 4))
         return out
