@@ -17,6 +17,7 @@ from voicecoach.speech_in.engines import EngineError, make_recognizer
 from voicecoach.speech_in.moonshine_backend import MoonshineRecognizer, PhraseMatcher, words_of
 from voicecoach.speech_in.moonshine_model import MoonshineTranscriber, Transcript, written_forms
 from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxVerdict
+from voicecoach.speech_in.pronouncing import default_pronunciations
 from voicecoach.speech_in.segmenter import SegmentSettings, UtteranceSegmenter
 
 
@@ -59,8 +60,7 @@ def test_words_of_normalizes_a_transcript():
 
 
 def test_phrase_matcher_allows_slips_not_other_words(vocab):
-    sphinx = PocketSphinxRecognizer(vocab, enrollment=False)
-    m = PhraseMatcher(vocab, sphinx.pronunciation)
+    m = PhraseMatcher(vocab, default_pronunciations().phones)
     assert m.nearest(["finish"])[:2] == ("done", "finished") and m.nearest(["finish"])[2] <= 0.34
     assert m.nearest(["in", "session"])[:2] == ("stop", "end session") and m.nearest(["in", "session"])[2] <= 0.34
     assert m.nearest(["skep"])[:2] == ("skip", "skip")  # not in the dictionary: letters
@@ -69,9 +69,11 @@ def test_phrase_matcher_allows_slips_not_other_words(vocab):
     assert m.nearest(["two"])[:2] == (None, "two")  # one of the vocabulary's not-commands
 
 
-# At 5 dB Moonshine doubts three of PocketSphinx's right guesses on this robotic voice (9 of 12
-# before the verification); on the benchmark's tuning split it is ahead at every SNR.
-@pytest.mark.parametrize("snr, min_hits", [(None, 12), (10.0, 10), (5.0, 8)])
+# In noise Moonshine doubts some of PocketSphinx's right guesses on this robotic voice, more
+# since `verify` went from 6.5 to 5.0 (10 and 8 of 12 before, 7 and 7 now: the price of the
+# tuning split's zero false accepts); on that split (all espeak-ng voices) it is still at or
+# ahead of PocketSphinx alone at every SNR.
+@pytest.mark.parametrize("snr, min_hits", [(None, 12), (10.0, 7), (5.0, 7)])
 def test_each_command_recognized_clean_and_in_noise(vocab, engine, commands_audio, snr, min_hits):
     x, spans = commands_audio
     x = x if snr is None else add_noise(x, snr, seed=1)
@@ -118,20 +120,24 @@ def test_the_decision_rule(vocab, engine):
     below = dataclasses.replace(proposed, ratio=0.0)  # heard alone, under PocketSphinx's threshold
     likely = {"skip": -2.0}.get  # Moonshine's log-probability of the phrase for this audio
 
-    def decide(text, logprob, sphinx, likelihood=likely):
-        return [(d.command, d.text) for d in rec.decide(Transcript(text, logprob), sphinx, 3.0, likelihood)]
+    asked = []  # PocketSphinx's verdicts asked for: it decodes only what the transcript leaves open
 
-    assert decide("Spaghetti.", -0.2, proposed) == []  # sure of other words: a veto
-    assert decide("Two.", -4.0, proposed) == []  # a not-command, however unsure
-    assert decide("Skip.", -0.1, None) == [("skip", "skip")]  # named by the transcript alone
+    def decide(text, logprob, sphinx, likelihood=likely):
+        asked.clear()
+        return [(d.command, d.text) for d in rec.decide(Transcript(text, logprob), lambda: asked.append(1) or sphinx,
+                                                        3.0, likelihood)]
+
+    assert decide("Spaghetti.", -0.2, proposed) == [] and not asked  # sure of other words: a veto
+    assert decide("Two.", -4.0, proposed) == [] and not asked  # a not-command, however unsure
+    assert decide("Skip.", -0.1, None) == [("skip", "skip")] and not asked  # named by the transcript alone
     # Unsure: PocketSphinx's phrase is weighed by how likely Moonshine finds it.
-    assert decide("Netflix.", -1.5, proposed) == [("skip", "skip")]
+    assert decide("Netflix.", -1.5, proposed) == [("skip", "skip")] and asked
     assert decide("Netflix.", -1.5, proposed, lambda phrase: -1.5 - rec.s.verify - 0.1) == []
     assert decide("Netflix.", -1.5, below) == [("skip", "skip")]  # rescued: within `rescue`
     assert decide("Netflix.", -1.5, below, lambda phrase: -1.5 - rec.s.rescue - 0.1) == []
     assert decide("Netflix.", -1.5, dataclasses.replace(proposed, alone=False)) == []
     assert decide("Netflix.", -1.5, dataclasses.replace(proposed, heard_instead="two")) == []
-    named = rec.decide(Transcript("Skip.", -0.1), None, 3.0, likely)
+    named = rec.decide(Transcript("Skip.", -0.1), lambda: None, 3.0, likely)
     assert 0 < named[0].confidence <= 1 and named[0].detected_at == 3.0
 
 

@@ -4,10 +4,11 @@ PocketSphinx's small acoustic model mishears in noise and takes a partner's "nic
 said alone for "skip" or "repeat" (hundreds of false commands an hour on the benchmark).
 Moonshine base (`moonshine_model.py`), a transformer trained on ~200k hours of real speech,
 writes down what was said: "Nice.", "Yeah.", "Stop.". So each utterance that the shared
-segmenter lets through (short, after a silence, not the coach's echo: `segmenter.py`) gets both,
-Moonshine with a little more of the quiet around it (`Utterance.context`):
+segmenter lets through (short, after a silence, not the coach's echo: `segmenter.py`) goes to
+Moonshine, with a little more of the quiet around it (`Utterance.context`), and to PocketSphinx
+only when Moonshine's transcript leaves it open (step 3; on the tuning split 4 utterances in 10):
 1. Moonshine's transcript, if it sounds like one of the vocabulary's phrases (its phones, from
-   PocketSphinx's dictionary, within `near` edits per phone of the phrase's), names the command;
+   CMUdict: `pronouncing.py`, within `near` edits per phone of the phrase's), names the command;
    if it sounds most like one of the vocabulary's `not_commands` ("two", "breathe", "hold"),
    it is no command, however unsure Moonshine was;
 2. otherwise, if Moonshine is sure of what it wrote (log-probability at least `unsure`), other
@@ -33,6 +34,7 @@ import numpy as np
 from voicecoach.speech_in.base import Detection
 from voicecoach.speech_in.moonshine_model import MoonshineTranscriber, Transcript, written_forms
 from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxVerdict
+from voicecoach.speech_in.pronouncing import default_pronunciations
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, Utterance
 from voicecoach.speech_in.vocabulary import Vocabulary
 
@@ -41,17 +43,17 @@ from voicecoach.speech_in.vocabulary import Vocabulary
 class MoonshineSettings:
     """Chosen on the tuning split only (`scripts/tune_moonshine.py`, `docs/moonshine.md`): of the
     settings with at most issue 6's 0.5 false accepts an hour there (none in its 0.8 h), the one
-    with the best mean accuracy: 95/66/55/36/14% clean to 0 dB, where PocketSphinx alone has
-    84/64/51/31/8% and 55 false accepts an hour. (The script's full grid prefers `unsure` -0.25
-    by 3 clips of 1,734; -0.5 is what the benchmark in BENCHMARKS.md measured.)"""
+    with the best mean accuracy: 92/64/51/34/14% clean to 0 dB. (Before PocketSphinx decoded
+    lazily, `verify` 6.5 also had none there and 95/66/55/36/14%; lazily its running cepstral
+    mean sees fewer utterances, and two partner words said alone passed at 6.5.)"""
 
     near: float = 0.34
     """Most phone edits per phone of a phrase for a transcript to count as that phrase
     ("finish" for "finished", "in session" for "end session"; not "spot" for "stop")."""
-    unsure: float = -0.5
+    unsure: float = -0.25
     """Transcripts at least this likely (log-probability) are what was said: if they are no
     phrase, no command was given, whatever PocketSphinx heard."""
-    verify: float = 6.5
+    verify: float = 5.0
     """Otherwise PocketSphinx's accepted command stands only if Moonshine finds its phrase at
     most this much less likely than its own transcript: "go on" for a partner's "one" doesn't."""
     rescue: float = 5.0
@@ -125,21 +127,28 @@ class MoonshineRecognizer(SegmentedRecognizer):
         self._sphinx = PocketSphinxRecognizer(vocabulary)
         self._segmenter = self._sphinx.segmenter
         self._moonshine = transcriber or MoonshineTranscriber()
-        self._matcher = PhraseMatcher(vocabulary, self._sphinx.pronunciation)
+        self._matcher = PhraseMatcher(vocabulary, default_pronunciations().phones)
 
     def _recognize(self, utterance: Utterance) -> list[Detection]:
-        sphinx = self._sphinx.verdict(utterance)
-        enrolled = self._sphinx.template_detection(utterance, sphinx)
-        if enrolled is not None:
-            return [enrolled]
+        # PocketSphinx decodes only what Moonshine's transcript leaves open (most utterances
+        # it doesn't: its three searches were 70% of this engine's CPU), unless the lifter
+        # enrolled: their templates need its gates first.
+        enrolled_verdict = None
+        if self._sphinx.enrolled:
+            enrolled_verdict = self._sphinx.verdict(utterance)
+            enrolled = self._sphinx.template_detection(utterance, enrolled_verdict)
+            if enrolled is not None:
+                return [enrolled]
         encoded = self._moonshine.encode(utterance.context.astype(np.float32) / 32768.0)
-        return self.decide(self._moonshine.decode(encoded), sphinx, utterance.end,
-                           lambda phrase: max(self._moonshine.score(encoded, written_forms(phrase))))
+        return self.decide(self._moonshine.decode(encoded),
+                           lambda: enrolled_verdict if self._sphinx.enrolled else self._sphinx.verdict(utterance),
+                           utterance.end, lambda phrase: max(self._moonshine.score(encoded, written_forms(phrase))))
 
-    def decide(self, heard: Transcript, sphinx: SphinxVerdict | None, end: float,
+    def decide(self, heard: Transcript, sphinx: Callable[[], SphinxVerdict | None], end: float,
                likelihood: Callable[[str], float]) -> list[Detection]:
-        """The rule of the module docstring, for one utterance. `likelihood(phrase)`: Moonshine's
-        log-probability of the phrase for this utterance (asked for only when needed)."""
+        """The rule of the module docstring, for one utterance. `sphinx()`: PocketSphinx's
+        verdict; `likelihood(phrase)`: Moonshine's log-probability of the phrase for this
+        utterance (each asked for only when needed)."""
         words = words_of(heard.text)
         if words:
             command, phrase, distance = self._matcher.nearest(words)
@@ -148,7 +157,10 @@ class MoonshineRecognizer(SegmentedRecognizer):
                     return []
                 confidence = float(np.exp(heard.logprob)) * (1.0 - distance)
                 return [Detection(command, phrase, round(confidence, 3), round(end, 3))]
-        if sphinx is None or heard.logprob >= self.s.unsure or not sphinx.alone or sphinx.heard_instead:
+        if heard.logprob >= self.s.unsure:
             return []
-        allowed = self.s.verify if sphinx.accepted else self.s.rescue
-        return [sphinx.detection] if likelihood(sphinx.text) - heard.logprob >= -allowed else []
+        verdict = sphinx()
+        if verdict is None or not verdict.alone or verdict.heard_instead:
+            return []
+        allowed = self.s.verify if verdict.accepted else self.s.rescue
+        return [verdict.detection] if likelihood(verdict.text) - heard.logprob >= -allowed else []

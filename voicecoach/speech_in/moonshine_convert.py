@@ -12,7 +12,11 @@ extensions it was built for), so voicecoach reads only its model files and:
 3. lets onnxruntime fold the dequantization into float weights (basic graph optimizations);
 4. re-quantizes the MatMuls with onnxruntime's dynamic int8 quantizer: all of the decoder's,
    and the encoder's MatMuls but not its convolution stem (quantizing the stem too cost half
-   the transcripts; float everywhere takes 650 MB of memory for the same words).
+   the transcripts; float everywhere takes 650 MB of memory for the same words);
+5. keeps of the first-step decoder only its cross-attention projections (the encoder's keys
+   and values for every layer, 3 MB): the cached-step decoder, started from an empty
+   self-attention cache, computes the first token exactly as the first-step decoder does, so
+   the 55 MB first-step decoder isn't loaded at all.
 The result: ~40 ms per short command on one core, identical transcripts on the benchmark's
 clips checked (BENCHMARKS.md). This runs once (~30 s) into the user cache directory.
 """
@@ -23,9 +27,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-ENCODER, FIRST, STEP = "encoder.onnx", "decoder_first.onnx", "decoder_step.onnx"
-"""The rebuilt models: encoder, decoder for the first token (computes the cross-attention
-cache), decoder for each later token (reads both caches)."""
+ENCODER, CROSS, STEP = "encoder.onnx", "decoder_cross.onnx", "decoder_step.onnx"
+"""The rebuilt models: encoder; the decoder's cross-attention cache (keys and values of the
+encoder's output, per layer); the decoder for each token, reading both caches."""
 
 
 def _graph_from_flatbuffer(g, name: str):
@@ -109,6 +113,10 @@ def model_from_flatbuffer(path: Path):
     return helper.make_model(_graph_from_flatbuffer(m.Graph(), "main"), opset_imports=opsets, ir_version=m.IrVersion())
 
 
+FIRST = "decoder_first.onnx"
+"""The first-step decoder: a step of the conversion only, cut down to CROSS."""
+
+
 def split_decoder(model) -> dict[str, object]:
     """The merged decoder's two `If` branches as standalone models: {FIRST: ..., STEP: ...}."""
     from onnx import helper
@@ -127,6 +135,41 @@ def split_decoder(model) -> dict[str, object]:
     return models
 
 
+def cross_attention_cache(model):
+    """Of the (quantized) first-step decoder, only what computes the `present.*.encoder.*`
+    outputs from `encoder_hidden_states`. Their reshapes read the batch size from the
+    decoder's own hidden states (a Shape of a layer norm's output, whose index 0 a Gather takes):
+    those Shapes read `encoder_hidden_states` instead, whose batch size is the same, so none of
+    the decoder's layers is needed."""
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    position = {o: i for i, n in enumerate(g.node) for o in n.output}
+    initializers = {t.name: t for t in g.initializer}
+    outputs = [o for o in g.output if ".encoder." in o.name]
+    kept, rewired, todo = {}, set(), [o.name for o in outputs]
+    while todo:
+        name = todo.pop()
+        if name not in position or position[name] in kept:
+            continue
+        node = g.node[position[name]]
+        if node.op_type == "Shape" and node.input[0] != "encoder_hidden_states":
+            node = helper.make_node("Shape", ["encoder_hidden_states"], list(node.output), name=node.name)
+            rewired.add(node.output[0])
+        kept[position[name]] = node
+        todo.extend(i for i in node.input if i)
+    kept = [kept[i] for i in sorted(kept)]  # the model's own order is topological
+    for node in kept:  # every index read from a rewired Shape must be the batch size's
+        if rewired & set(node.input):
+            index = initializers.get(node.input[1]) if node.op_type == "Gather" else None
+            if index is None or int(numpy_helper.to_array(index)) != 0:
+                raise ValueError(f"{node.name} reads more than the batch size from a decoder Shape")
+    used = {i for n in kept for i in n.input}
+    graph = helper.make_graph(kept, "cross", [i for i in g.input if i.name == "encoder_hidden_states"], outputs,
+                              [t for t in g.initializer if t.name in used])
+    return helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
+
+
 def _fold_and_quantize(model, out: Path, ops: list[str], scratch: Path) -> None:
     """Fold constant subgraphs (the dequantization) with onnxruntime, then quantize `ops` to int8."""
     import onnx
@@ -143,8 +186,10 @@ def _fold_and_quantize(model, out: Path, ops: list[str], scratch: Path) -> None:
 
 
 def convert(encoder_ort: Path, decoder_ort: Path, out_dir: Path, progress: Callable[[str], None]) -> None:
-    """Write ENCODER, FIRST and STEP into `out_dir` from Moonshine's two ORT-format files."""
+    """Write ENCODER, CROSS and STEP into `out_dir` from Moonshine's two ORT-format files."""
     import logging
+
+    import onnx
 
     root = logging.getLogger()
     level = root.level
@@ -154,8 +199,11 @@ def convert(encoder_ort: Path, decoder_ort: Path, out_dir: Path, progress: Calla
             scratch = Path(tmp)
             progress("encoder")
             _fold_and_quantize(model_from_flatbuffer(encoder_ort), out_dir / ENCODER, ["MatMul"], scratch)
-            for name, model in split_decoder(model_from_flatbuffer(decoder_ort)).items():
-                progress(name.removesuffix(".onnx").replace("_", " "))
-                _fold_and_quantize(model, out_dir / name, ["MatMul", "Gather"], scratch)
+            branches = split_decoder(model_from_flatbuffer(decoder_ort))
+            progress("decoder")
+            _fold_and_quantize(branches[FIRST], scratch / FIRST, ["MatMul", "Gather"], scratch)
+            onnx.save(cross_attention_cache(onnx.load(scratch / FIRST)), out_dir / CROSS)
+            progress("decoder steps")
+            _fold_and_quantize(branches[STEP], out_dir / STEP, ["MatMul", "Gather"], scratch)
     finally:
         root.setLevel(level)

@@ -32,12 +32,14 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
+from voicecoach.speech_in.pronouncing import default_pronunciations
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, SegmentSettings, Utterance, UtteranceSegmenter
 from voicecoach.speech_in.templates import load_templates
 from voicecoach.speech_in.vocabulary import Vocabulary
@@ -113,12 +115,15 @@ def grammar_jsgf(vocabulary: Vocabulary, decoys: bool = False) -> str:
     return f"#JSGF V1.0;\ngrammar commands;\npublic <command> = {alts} ;\n"
 
 
+def filler_words(vocabulary: Vocabulary) -> list[str]:
+    """The garbage path's words: FILLER_WORDS that are no command word and can be pronounced."""
+    vocab_words, known = vocabulary.words(), default_pronunciations()
+    return sorted({w for w in FILLER_WORDS if w not in vocab_words and w in known})
+
+
 def filler_jsgf(vocabulary: Vocabulary) -> str:
     """A JSGF grammar for 'anything else': any string of common non-command words."""
-    vocab_words = vocabulary.words()
-    known = dictionary_words()
-    garbage = sorted({w for w in FILLER_WORDS if w not in vocab_words and w in known})
-    return f"#JSGF V1.0;\ngrammar filler;\npublic <filler> = ({' | '.join(garbage)})+ ;\n"
+    return f"#JSGF V1.0;\ngrammar filler;\npublic <filler> = ({' | '.join(filler_words(vocabulary))})+ ;\n"
 
 
 def dictionary_words() -> set[str]:
@@ -134,8 +139,13 @@ def dictionary_words() -> set[str]:
 
 def check_vocabulary(vocabulary: Vocabulary) -> None:
     """Raise VocabularyError for words PocketSphinx can't pronounce."""
-    known = dictionary_words()
+    known = default_pronunciations()
     vocabulary.check_words(lambda w: w in known, "PocketSphinx dictionary (CMUdict)")
+
+
+def grammar_words(vocabulary: Vocabulary) -> set[str]:
+    """Every word the engine's grammars use: the phrases', the not-commands', the fillers'."""
+    return vocabulary.words() | {w for p in vocabulary.not_commands for w in p.split()} | set(filler_words(vocabulary))
 
 
 class PocketSphinxRecognizer(SegmentedRecognizer):
@@ -157,22 +167,25 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         check_vocabulary(vocabulary)
         self.vocabulary = vocabulary
         self.s = settings
-        hmm, dic, phone_lm = _model_paths()
-        common = dict(hmm=hmm, dict=dic, lm=None, samprate=SAMPLE_RATE, loglevel="FATAL")
-        self._grammar = ps.Decoder(bestpath=False, **common)
-        self._grammar.add_jsgf_string("commands", grammar_jsgf(vocabulary))
-        self._grammar.activate_search("commands")
-        if settings.garbage == "phones":
-            self._phones = ps.Decoder(allphone=phone_lm, bestpath=False, **common)
-        else:
-            self._phones = ps.Decoder(bestpath=False, **common)
-            self._phones.add_jsgf_string("filler", filler_jsgf(vocabulary))
-            self._phones.activate_search("filler")
-        self._decoys = None
-        if vocabulary.not_commands:
-            self._decoys = ps.Decoder(bestpath=False, **common)
-            self._decoys.add_jsgf_string("decoys", grammar_jsgf(vocabulary, decoys=True))
-            self._decoys.activate_search("decoys")
+        hmm, _, phone_lm = _model_paths()
+        with tempfile.TemporaryDirectory(prefix="voicecoach-") as tmp:
+            dic = Path(tmp) / "grammar-words.dict"
+            dic.write_text(default_pronunciations().entries(grammar_words(vocabulary)), encoding="utf-8")
+            common = dict(hmm=hmm, dict=str(dic), lm=None, samprate=SAMPLE_RATE, loglevel="FATAL")
+            self._grammar = ps.Decoder(bestpath=False, **common)
+            self._grammar.add_jsgf_string("commands", grammar_jsgf(vocabulary))
+            self._grammar.activate_search("commands")
+            if settings.garbage == "phones":
+                self._phones = ps.Decoder(allphone=phone_lm, bestpath=False, **common)
+            else:
+                self._phones = ps.Decoder(bestpath=False, **common)
+                self._phones.add_jsgf_string("filler", filler_jsgf(vocabulary))
+                self._phones.activate_search("filler")
+            self._decoys = None
+            if vocabulary.not_commands:
+                self._decoys = ps.Decoder(bestpath=False, **common)
+                self._decoys.add_jsgf_string("decoys", grammar_jsgf(vocabulary, decoys=True))
+                self._decoys.activate_search("decoys")
         self._segmenter = UtteranceSegmenter(settings.segments)
         self._templates = load_templates(None if enrollment is True else enrollment) if enrollment else None
         if self._templates is not None and not set(self._templates.commands) <= set(vocabulary.commands):
@@ -182,10 +195,10 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         """Set to [] to record (time, hypothesis, ratio, frames, silence, echo, (decoy, margin) or None)
         per utterance (tuning)."""
 
-    def pronunciation(self, word: str) -> list[str] | None:
-        """The phones of `word` in PocketSphinx's dictionary (CMUdict), or None if it lacks it."""
-        phones = self._grammar.lookup_word(word)
-        return phones.split() if phones else None
+    @property
+    def enrolled(self) -> bool:
+        """The lifter's templates are in use."""
+        return self._templates is not None
 
     # -- internals ---------------------------------------------------------------------------
     def _decode(self, audio: np.ndarray) -> None:
