@@ -178,6 +178,7 @@ class MoonshineTranscriber:
         self._cross_names = [o.name.replace("present", "past_key_values") for o in self._cross.get_outputs()]
         self._self_names = [i.name for i in self._step.get_inputs() if ".decoder." in i.name]
         self._step_outputs = [o.name.replace("present", "past_key_values") for o in self._step.get_outputs()]
+        # A self-attention cache is (batch, heads, tokens, head size): an empty one has 0 tokens.
         self._self_shape = next(i.shape for i in self._step.get_inputs() if ".decoder." in i.name)[1::2]
         # Pieces repeat (the byte fallbacks come first): the model writes the later ones.
         self._ids = {piece: i for i, piece in enumerate(self._pieces)}
