@@ -28,9 +28,10 @@ import bench_commands as bench  # noqa: E402 (after the path fix; it puts the pr
 from voicecoach.speech_in.moonshine_backend import MoonshineRecognizer, MoonshineSettings, words_of  # noqa: E402
 from voicecoach.speech_in.vocabulary import load_vocabulary  # noqa: E402
 
-UNSURE = (-0.5, -0.25, -0.75, -1.0, -1.5)  # the earlier default first: a tie keeps it
-VERIFY = (4.0, 5.0, 6.0, 6.5, 7.0, 8.0, 10.0, float("inf"))
-RESCUE = (None, 2.0, 3.0, 4.0, 5.0, 6.0)
+UNSURE = (-0.25, -0.5, -0.75, -1.0)
+VERIFY = (3.0, 4.0, 5.0, 6.0, 6.5, 8.0, float("inf"))
+BACKING = (0.0, 0.5, 1.0, 1.5, 2.0)
+RESCUE = (None, 3.0, 5.0)
 FA_TARGET = 0.5
 
 
@@ -92,21 +93,22 @@ def main() -> None:
         acc = " / ".join(bench.pct(r["accuracy"][s]) for s in bench.SNR_ORDER)
         return f"| {name} | {acc} | {r['fa_per_hour']:.1f} |"
 
-    print("| setting (unsure, verify, rescue) | accuracy clean / 20 / 10 / 5 / 0 dB | false accepts / h |")
+    print("| setting (unsure, verify, backing, rescue) | accuracy clean / 20 / 10 / 5 / 0 dB | false accepts / h |")
     print("|---|---|---|")
     rec = MoonshineRecognizer(load_vocabulary())  # only its decide() is used
     results = []
-    for unsure, verify, rescue in itertools.product(UNSURE, VERIFY, RESCUE):
-        rec.s = MoonshineSettings(args.near, unsure, verify, float("-inf") if rescue is None else rescue)
+    for unsure, verify, backing, rescue in itertools.product(UNSURE, VERIFY, BACKING, RESCUE):
+        rec.s = MoonshineSettings(near=args.near, unsure=unsure, verify=verify, backing=backing,
+                                  rescue=float("-inf") if rescue is None else rescue)
         r = scored(files, records, lambda e, s, h, p: rec.decide(h, lambda: s, e, lambda phrase: p))
-        results.append(((unsure, verify, rescue), r))
-        print(line(f"{unsure}, {verify}, {rescue}", r), flush=True)
+        results.append(((unsure, verify, backing, rescue), r))
+        print(line(f"{unsure}, {verify}, {backing}, {rescue}", r), flush=True)
     eligible = [(k, r) for k, r in results if r["fa_per_hour"] <= FA_TARGET]
     if not eligible:
         print(f"\nno setting reaches {FA_TARGET} false accepts / h on the tuning split")
         return
     best = max(eligible, key=lambda kr: sum(a for a in kr[1]["accuracy"].values() if a is not None))
-    print(f"\npick (at most {FA_TARGET} false accepts / h, best mean accuracy): {line('%s, %s, %s' % best[0], best[1])}")
+    print(f"\npick (at most {FA_TARGET} false accepts / h, best mean accuracy): {line('%s, %s, %s, %s' % best[0], best[1])}")
 
 
 if __name__ == "__main__":

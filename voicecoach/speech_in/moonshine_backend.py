@@ -16,9 +16,10 @@ only when Moonshine's transcript leaves it open (step 3; on the tuning split 4 u
 3. otherwise Moonshine is unsure (it hears espeak-ng's robotic voices and heavy noise poorly)
    and PocketSphinx's phrase is weighed: Moonshine scores that phrase for the same audio, and
    the command stands if the phrase is nearly as likely as Moonshine's own transcript (within
-   `verify` when PocketSphinx accepted it, within `rescue` when it heard the phrase on its own
-   but below its threshold). A fast detector whose doubtful proposals a second model verifies:
-   on the tuning split this took false accepts from 28 to none an hour.
+   `verify` when PocketSphinx accepted it, more the further its score passed its threshold;
+   within `rescue` when it heard the phrase on its own but below its threshold). A fast
+   detector whose doubtful proposals a second model verifies: on the tuning split this took
+   false accepts from 28 to none an hour.
 The settings were chosen on the benchmark corpus's tuning split only. An enrolled lifter's own
 takes (`templates.py`) name the command first, as for PocketSphinx alone.
 """
@@ -43,9 +44,10 @@ from voicecoach.speech_in.vocabulary import Vocabulary
 class MoonshineSettings:
     """Chosen on the tuning split only (`scripts/tune_moonshine.py`, `docs/moonshine.md`): of the
     settings with at most issue 6's 0.5 false accepts an hour there (none in its 0.8 h), the one
-    with the best mean accuracy: 92/64/51/34/14% clean to 0 dB. (Before PocketSphinx decoded
-    lazily, `verify` 6.5 also had none there and 95/66/55/36/14%; lazily its running cepstral
-    mean sees fewer utterances, and two partner words said alone passed at 6.5.)"""
+    with the best mean accuracy: 94/65/52/35/14% clean to 0 dB. (Before PocketSphinx decoded
+    lazily, `verify` 6.5 without `backing` also had none there and 95/66/55/36/14%; lazily its
+    running cepstral mean sees fewer utterances, and two partner words said alone, barely past
+    PocketSphinx's threshold, passed at 6.5.)"""
 
     near: float = 0.34
     """Most phone edits per phone of a phrase for a transcript to count as that phrase
@@ -53,9 +55,12 @@ class MoonshineSettings:
     unsure: float = -0.25
     """Transcripts at least this likely (log-probability) are what was said: if they are no
     phrase, no command was given, whatever PocketSphinx heard."""
-    verify: float = 5.0
+    verify: float = 4.0
     """Otherwise PocketSphinx's accepted command stands only if Moonshine finds its phrase at
-    most this much less likely than its own transcript: "go on" for a partner's "one" doesn't."""
+    most this much less likely than its own transcript: "go on" for a partner's "one" doesn't..."""
+    backing: float = 1.0
+    """...plus this much per threshold's worth by which PocketSphinx's score passed its threshold
+    (counted up to two): the surer PocketSphinx is, the more of Moonshine's doubt it overrules."""
     rescue: float = 5.0
     """And a phrase PocketSphinx heard on its own but scored below its threshold is the command
     when Moonshine finds it at most this much less likely than its transcript."""
@@ -162,5 +167,9 @@ class MoonshineRecognizer(SegmentedRecognizer):
         verdict = sphinx()
         if verdict is None or not verdict.alone or verdict.heard_instead:
             return []
-        allowed = self.s.verify if verdict.accepted else self.s.rescue
+        if verdict.accepted:
+            passed_by = (verdict.ratio - verdict.threshold) / max(verdict.threshold, 0.01)
+            allowed = self.s.verify + self.s.backing * min(passed_by, 2.0)
+        else:
+            allowed = self.s.rescue
         return [verdict.detection] if likelihood(verdict.text) - heard.logprob >= -allowed else []
