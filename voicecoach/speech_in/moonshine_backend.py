@@ -26,6 +26,7 @@ takes (`templates.py`) name the command first, as for PocketSphinx alone.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -138,16 +139,17 @@ class MoonshineRecognizer(SegmentedRecognizer):
         # PocketSphinx decodes only what Moonshine's transcript leaves open (most utterances
         # it doesn't: its three searches were 70% of this engine's CPU), unless the lifter
         # enrolled: their templates need its gates first.
-        enrolled_verdict = None
+        @functools.cache  # decoded once at most: each decoding moves its running cepstral mean
+        def sphinx() -> SphinxVerdict | None:
+            return self._sphinx.verdict(utterance)
+
         if self._sphinx.enrolled:
-            enrolled_verdict = self._sphinx.verdict(utterance)
-            enrolled = self._sphinx.template_detection(utterance, enrolled_verdict)
+            enrolled = self._sphinx.template_detection(utterance, sphinx())
             if enrolled is not None:
                 return [enrolled]
         encoded = self._moonshine.encode(utterance.context.astype(np.float32) / 32768.0)
-        return self.decide(self._moonshine.decode(encoded),
-                           lambda: enrolled_verdict if self._sphinx.enrolled else self._sphinx.verdict(utterance),
-                           utterance.end, lambda phrase: max(self._moonshine.score(encoded, written_forms(phrase))))
+        return self.decide(self._moonshine.decode(encoded), sphinx, utterance.end,
+                           lambda phrase: max(self._moonshine.score(encoded, written_forms(phrase))))
 
     def decide(self, heard: Transcript, sphinx: Callable[[], SphinxVerdict | None], end: float,
                likelihood: Callable[[str], float]) -> list[Detection]:

@@ -30,6 +30,8 @@ from pathlib import Path
 ENCODER, CROSS, STEP = "encoder.onnx", "decoder_cross.onnx", "decoder_step.onnx"
 """The rebuilt models: encoder; the decoder's cross-attention cache (keys and values of the
 encoder's output, per layer); the decoder for each token, reading both caches."""
+FIRST = "decoder_first.onnx"
+"""The first-step decoder: a step of the conversion only, cut down to CROSS."""
 
 
 def _graph_from_flatbuffer(g, name: str):
@@ -111,10 +113,6 @@ def model_from_flatbuffer(path: Path):
     opsets = [helper.make_opsetid(m.OpsetImport(i).Domain().decode(), m.OpsetImport(i).Version())
               for i in range(m.OpsetImportLength())]
     return helper.make_model(_graph_from_flatbuffer(m.Graph(), "main"), opset_imports=opsets, ir_version=m.IrVersion())
-
-
-FIRST = "decoder_first.onnx"
-"""The first-step decoder: a step of the conversion only, cut down to CROSS."""
 
 
 def split_decoder(model) -> dict[str, object]:

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
-from voicecoach.speech_in.pronouncing import default_pronunciations
+from voicecoach.speech_in.pronouncing import default_pronunciations, dictionary_path
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, SegmentSettings, Utterance, UtteranceSegmenter
 from voicecoach.speech_in.templates import load_templates
 from voicecoach.speech_in.vocabulary import Vocabulary
@@ -86,7 +86,7 @@ def _model_paths() -> tuple[str, str, str]:
     base = pocketsphinx.get_model_path()
     return (
         os.path.join(base, "en-us", "en-us"),
-        os.path.join(base, "en-us", "cmudict-en-us.dict"),
+        os.fspath(dictionary_path()),
         os.path.join(base, "en-us", "en-us-phone.lm.bin"),
     )
 
@@ -117,8 +117,7 @@ def grammar_jsgf(vocabulary: Vocabulary, decoys: bool = False) -> str:
 
 def filler_words(vocabulary: Vocabulary) -> list[str]:
     """The garbage path's words: FILLER_WORDS that are no command word and can be pronounced."""
-    vocab_words, known = vocabulary.words(), default_pronunciations()
-    return sorted({w for w in FILLER_WORDS if w not in vocab_words and w in known})
+    return sorted(default_pronunciations().known(set(FILLER_WORDS) - vocabulary.words()))
 
 
 def filler_jsgf(vocabulary: Vocabulary) -> str:
@@ -128,24 +127,18 @@ def filler_jsgf(vocabulary: Vocabulary) -> str:
 
 def dictionary_words() -> set[str]:
     """Every word the shipped PocketSphinx dictionary can pronounce (lowercase)."""
-    _, dic, _ = _model_paths()
-    words = set()
-    with open(dic, encoding="utf-8") as fh:
-        for line in fh:
-            head = line.split(" ", 1)[0]
-            words.add(head.split("(", 1)[0])
-    return words
+    return default_pronunciations().words()
 
 
 def check_vocabulary(vocabulary: Vocabulary) -> None:
     """Raise VocabularyError for words PocketSphinx can't pronounce."""
-    known = default_pronunciations()
-    vocabulary.check_words(lambda w: w in known, "PocketSphinx dictionary (CMUdict)")
+    known = default_pronunciations().known(vocabulary.all_words())
+    vocabulary.check_words(known.__contains__, "PocketSphinx dictionary (CMUdict)")
 
 
 def grammar_words(vocabulary: Vocabulary) -> set[str]:
     """Every word the engine's grammars use: the phrases', the not-commands', the fillers'."""
-    return vocabulary.words() | {w for p in vocabulary.not_commands for w in p.split()} | set(filler_words(vocabulary))
+    return vocabulary.all_words() | set(filler_words(vocabulary))
 
 
 class PocketSphinxRecognizer(SegmentedRecognizer):

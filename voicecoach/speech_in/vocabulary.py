@@ -57,10 +57,13 @@ class Vocabulary:
     def strictness_of(self, command: str) -> float:
         return self.strictness.get(command, 1.0)
 
+    def all_words(self) -> set[str]:
+        """Every distinct word of every command phrase and every not-command."""
+        return self.words() | {w for p in self.not_commands for w in p.split()}
+
     def check_words(self, known: Callable[[str], bool], dictionary: str) -> None:
         """Raise VocabularyError if some word is missing from a recognizer's dictionary."""
-        words = self.words() | {w for p in self.not_commands for w in p.split()}
-        missing = sorted(w for w in words if not known(w))
+        missing = sorted(w for w in self.all_words() if not known(w))
         if missing:
             raise VocabularyError(
                 f"{self.source}: word(s) not in the {dictionary}: {', '.join(missing)} "
