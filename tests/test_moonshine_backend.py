@@ -155,6 +155,10 @@ def test_phrase_scores_agree_with_the_transcripts(transcriber):
         # (Not to the digit: int8 activations are scaled per batch, and decoding runs one token
         # at a time while scoring runs every text's tokens at once.)
         assert abs(own - heard.logprob) < 0.2 and max(said) > wrong + 5, (text, heard, own, wrong, said)
+        # A batch of texts reads the one cross-attention cache the utterance has: each text
+        # scores as it does alone (up to the batch's int8 scaling).
+        alone = [transcriber.score(encoded, [form])[0] for form in written_forms(text)]
+        assert np.allclose(said, alone, atol=1.0), (text, said, alone)
     assert written_forms("what can i say")[2] == "What can I say?"
     assert "Pause, please." in written_forms("pause please")
 

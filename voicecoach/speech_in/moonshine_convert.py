@@ -16,7 +16,10 @@ extensions it was built for), so voicecoach reads only its model files and:
 5. keeps of the first-step decoder only its cross-attention projections (the encoder's keys
    and values for every layer, 3 MB): the cached-step decoder, started from an empty
    self-attention cache, computes the first token exactly as the first-step decoder does, so
-   the 55 MB first-step decoder isn't loaded at all.
+   the 55 MB first-step decoder isn't loaded at all;
+6. takes the token embedding table (int8, 13 MB) out of the step decoder into a file the
+   transcriber maps into memory and reads the few rows it needs from: the decoder's output
+   layer holds the same table transposed, and two resident copies cost 13 MB for nothing.
 The result: ~40 ms per short command on one core, identical transcripts on the benchmark's
 clips checked (BENCHMARKS.md). This runs once (~30 s) into the user cache directory.
 """
@@ -30,6 +33,10 @@ from pathlib import Path
 ENCODER, CROSS, STEP = "encoder.onnx", "decoder_cross.onnx", "decoder_step.onnx"
 """The rebuilt models: encoder; the decoder's cross-attention cache (keys and values of the
 encoder's output, per layer); the decoder for each token, reading both caches."""
+EMBEDDINGS = "embeddings.npy"
+"""The step decoder's token embeddings (quantized rows, one per token id)."""
+EMBEDDED = "embedded_tokens"
+"""The step decoder's input in place of token ids: their rows of EMBEDDINGS."""
 FIRST = "decoder_first.onnx"
 """The first-step decoder: a step of the conversion only, cut down to CROSS."""
 
@@ -168,6 +175,26 @@ def cross_attention_cache(model):
     return helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version)
 
 
+def embeddings_outside(model):
+    """The (quantized) step decoder reading its tokens' embedding rows as the input EMBEDDED
+    instead of looking them up in its own table, and that table (an array, one row per id)."""
+    from onnx import helper, numpy_helper
+
+    g = model.graph
+    (lookup,) = [n for n in g.node if n.op_type == "Gather" and n.input[1] == "input_ids"]
+    (table,) = [t for t in g.initializer if t.name == lookup.input[0]]
+    rows = numpy_helper.to_array(table)
+    nodes = [n for n in g.node if n is not lookup]
+    for n in nodes:  # the lookup's output is now a graph input: named EMBEDDED
+        n.input[:] = [EMBEDDED if i == lookup.output[0] else i for i in n.input]
+    if any("input_ids" in n.input for n in nodes):
+        raise ValueError("the step decoder reads its token ids beyond the embedding lookup")
+    embedded = helper.make_tensor_value_info(EMBEDDED, table.data_type, ["batch", "tokens", rows.shape[1]])
+    inputs = [embedded] + [i for i in g.input if i.name != "input_ids"]
+    graph = helper.make_graph(nodes, g.name, inputs, list(g.output), [t for t in g.initializer if t is not table])
+    return helper.make_model(graph, opset_imports=model.opset_import, ir_version=model.ir_version), rows
+
+
 def _fold_and_quantize(model, out: Path, ops: list[str], scratch: Path) -> None:
     """Fold constant subgraphs (the dequantization) with onnxruntime, then quantize `ops` to int8."""
     import onnx
@@ -184,9 +211,10 @@ def _fold_and_quantize(model, out: Path, ops: list[str], scratch: Path) -> None:
 
 
 def convert(encoder_ort: Path, decoder_ort: Path, out_dir: Path, progress: Callable[[str], None]) -> None:
-    """Write ENCODER, CROSS and STEP into `out_dir` from Moonshine's two ORT-format files."""
+    """Write ENCODER, CROSS, STEP and EMBEDDINGS into `out_dir` from Moonshine's two ORT-format files."""
     import logging
 
+    import numpy as np
     import onnx
 
     root = logging.getLogger()
@@ -202,6 +230,9 @@ def convert(encoder_ort: Path, decoder_ort: Path, out_dir: Path, progress: Calla
             _fold_and_quantize(branches[FIRST], scratch / FIRST, ["MatMul", "Gather"], scratch)
             onnx.save(cross_attention_cache(onnx.load(scratch / FIRST)), out_dir / CROSS)
             progress("decoder steps")
-            _fold_and_quantize(branches[STEP], out_dir / STEP, ["MatMul", "Gather"], scratch)
+            _fold_and_quantize(branches[STEP], scratch / STEP, ["MatMul", "Gather"], scratch)
+            step, rows = embeddings_outside(onnx.load(scratch / STEP))
+            onnx.save(step, out_dir / STEP)
+            np.save(out_dir / EMBEDDINGS, rows)
     finally:
         root.setLevel(level)

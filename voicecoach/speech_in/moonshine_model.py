@@ -30,7 +30,7 @@ SOURCE_FILES = {
     "tokenizer.bin": "04670d78994d030185c3dd843c60591788fed0a56cc6750747bd326825f13ca9",
 }
 """Moonshine base-en as moonshine-cpp 0.1.4 ships it (models/base-en/)."""
-CONVERSION = 2
+CONVERSION = 3
 """Bump when moonshine_convert changes what it writes: old caches are then rebuilt."""
 BOS, EOS = 1, 2
 TOKENS_PER_SECOND = 8
@@ -172,6 +172,8 @@ class MoonshineTranscriber:
         try:
             self._encoder, self._cross, self._step = session(mc.ENCODER), session(mc.CROSS), session(mc.STEP)
             self._pieces = read_tokenizer(folder / "tokenizer.bin")
+            # Mapped, not read: a transcript touches a few hundred of the 32k rows (13 MB).
+            self._embeddings = np.load(folder / mc.EMBEDDINGS, mmap_mode="r")
         except Exception as exc:  # onnxruntime's load errors share no base class but Exception
             raise MoonshineUnavailable(f"the prepared speech model in {folder} is damaged "
                                        f"({type(exc).__name__}); delete that folder and it is rebuilt") from None
@@ -219,11 +221,12 @@ class MoonshineTranscriber:
     def _run(self, encoded: Encoded, ids: np.ndarray, past: dict[str, np.ndarray] | None) -> list[np.ndarray]:
         """One decoder pass over `ids` (batch x tokens) after the tokens cached in `past`
         (None: none yet, so `ids` start with BOS): logits, then the new self-attention cache."""
-        batch = len(ids)
-        feeds = {k: np.repeat(v, batch, 0) if batch > 1 else v for k, v in encoded.cross.items()}
-        feeds.update(past or {n: np.zeros((batch, self._self_shape[0], 0, self._self_shape[1]), np.float32)
+        # The cross-attention cache stays at batch 1: its attention MatMuls broadcast it over
+        # the batch (identical scores; 3 MB per second of audio not copied per row).
+        feeds = dict(encoded.cross)
+        feeds.update(past or {n: np.zeros((len(ids), self._self_shape[0], 0, self._self_shape[1]), np.float32)
                               for n in self._self_names})
-        feeds["input_ids"] = ids
+        feeds[mc.EMBEDDED] = self._embeddings[ids]
         return self._step.run(None, feeds)
 
     def decode(self, encoded: Encoded) -> Transcript:
@@ -251,7 +254,7 @@ class MoonshineTranscriber:
         ids = np.array([[BOS] + s[:-1] + [EOS] * (longest - len(s)) for s in seqs], np.int64)
         logits = self._run(encoded, ids, None)[0]
         out = []
-        for row, seq in zip(logits.astype(np.float64), seqs):
-            row = log_softmax(row[: len(seq)])
+        for row, seq in zip(logits, seqs):
+            row = log_softmax(row[: len(seq)].astype(np.float64))
             out.append(round(float(sum(row[t, tok] for t, tok in enumerate(seq))), 4))
         return out
