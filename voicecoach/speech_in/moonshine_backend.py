@@ -35,7 +35,7 @@ import numpy as np
 
 from voicecoach.speech_in.base import Detection
 from voicecoach.speech_in.moonshine_model import MoonshineTranscriber, Transcript, written_forms
-from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxVerdict
+from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxSettings, SphinxVerdict
 from voicecoach.speech_in.pronouncing import default_pronunciations
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, Utterance
 from voicecoach.speech_in.vocabulary import Vocabulary
@@ -45,10 +45,8 @@ from voicecoach.speech_in.vocabulary import Vocabulary
 class MoonshineSettings:
     """Chosen on the tuning split only (`scripts/tune_moonshine.py`, `docs/moonshine.md`): of the
     settings with at most issue 6's 0.5 false accepts an hour there (none in its 0.8 h), the one
-    with the best mean accuracy: 94/65/52/35/14% clean to 0 dB. (Before PocketSphinx decoded
-    lazily, `verify` 6.5 without `backing` also had none there and 95/66/55/36/14%; lazily its
-    running cepstral mean sees fewer utterances, and two partner words said alone, barely past
-    PocketSphinx's threshold, passed at 6.5.)"""
+    with the best mean accuracy: 95/66/55/36/14% clean to 0 dB (session 10's, with PocketSphinx's
+    word loop: 94/65/52/35/14%)."""
 
     near: float = 0.34
     """Most phone edits per phone of a phrase for a transcript to count as that phrase
@@ -56,15 +54,20 @@ class MoonshineSettings:
     unsure: float = -0.25
     """Transcripts at least this likely (log-probability) are what was said: if they are no
     phrase, no command was given, whatever PocketSphinx heard."""
-    verify: float = 4.0
+    verify: float = 6.0
     """Otherwise PocketSphinx's accepted command stands only if Moonshine finds its phrase at
     most this much less likely than its own transcript: "go on" for a partner's "one" doesn't..."""
-    backing: float = 1.0
+    backing: float = 1.5
     """...plus this much per threshold's worth by which PocketSphinx's score passed its threshold
     (counted up to two): the surer PocketSphinx is, the more of Moonshine's doubt it overrules."""
     rescue: float = 5.0
     """And a phrase PocketSphinx heard on its own but scored below its threshold is the command
     when Moonshine finds it at most this much less likely than its transcript."""
+    sphinx: SphinxSettings = SphinxSettings(garbage="phones", threshold=0.025)
+    """PocketSphinx's own settings here. Its garbage decoder is the phone loop, not the loop of
+    common words it has alone: a third of the word loop's CPU (which was 80% of PocketSphinx's),
+    and on the tuning split a point or two more accuracy in noise. Its `threshold` suits the
+    phone loop's ratios."""
 
 
 def words_of(text: str) -> list[str]:
@@ -130,7 +133,7 @@ class MoonshineRecognizer(SegmentedRecognizer):
     def __init__(self, vocabulary: Vocabulary, settings: MoonshineSettings = MoonshineSettings(),
                  transcriber: MoonshineTranscriber | None = None) -> None:
         self.s = settings
-        self._sphinx = PocketSphinxRecognizer(vocabulary)
+        self._sphinx = PocketSphinxRecognizer(vocabulary, settings.sphinx)
         self._segmenter = self._sphinx.segmenter
         self._moonshine = transcriber or MoonshineTranscriber()
         self._matcher = PhraseMatcher(vocabulary, default_pronunciations().phones)
