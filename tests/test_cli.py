@@ -117,4 +117,5 @@ def test_listen_into_a_closed_pipe_stops_quietly(tmp_path):
     proc.stdout.close()  # before anything is written: the first line meets a closed pipe
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=300) == 0, err
-    assert err == ""
+    # Nothing but the speech model's one-time preparation, if this run is the first to need it.
+    assert [line for line in err.splitlines() if not line.startswith("  preparing the speech model")] == []
