@@ -21,7 +21,7 @@ extensions it was built for), so voicecoach reads only its model files and:
    transcriber maps into memory and reads the few rows it needs from: the decoder's output
    layer holds the same table transposed, and two resident copies cost 13 MB for nothing.
 The result: ~40 ms per short command on one core, identical transcripts on the benchmark's
-clips checked (BENCHMARKS.md). This runs once (~30 s) into the user cache directory.
+clips checked (BENCHMARKS.md). This runs once (~15 s) into the user cache directory.
 """
 
 from __future__ import annotations

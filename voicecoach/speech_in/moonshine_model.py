@@ -2,7 +2,7 @@
 
 The model's files come from the `moonshine-cpp` wheel, pinned by SHA-256 below; on first use
 they are rebuilt into fast ONNX models in the user cache directory (`moonshine_convert.py`,
-~30 s, with progress), then loaded from there. Decoding is greedy, one token at a time with the
+~15 s, with progress), then loaded from there. Decoding is greedy, one token at a time with the
 decoder's key/value caches, capped by the utterance's length (a command is a few tokens; a
 model that starts repeating itself stops there).
 """
