@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import itertools
 import json
 import sys
@@ -102,8 +101,6 @@ def main() -> None:
           "| false accepts / h |")
     print("|---|---|---|")
     rec = MoonshineRecognizer(load_vocabulary())  # only its decide() is used
-    nearest = functools.cache(lambda words: type(rec._matcher).nearest(rec._matcher, list(words)))
-    rec._matcher.nearest = lambda words: nearest(tuple(words))  # the same transcripts, per setting
     recorded = MoonshineSettings().sphinx
     results = []
     for threshold in THRESHOLD:

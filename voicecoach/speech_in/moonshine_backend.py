@@ -99,6 +99,8 @@ class PhraseMatcher:
         self._pronounce = pronounce
         commands: dict[str, str | None] = {**vocabulary.phrases, **dict.fromkeys(vocabulary.not_commands)}
         self._phrases = {p: (c, self.phones(p.split())) for p, c in commands.items()}
+        # Transcripts repeat ("Stop."), and the tuning script asks about each one per setting.
+        self._nearest = functools.lru_cache(maxsize=4096)(self._nearest_uncached)
 
     def phones(self, words: list[str]) -> list[str] | None:
         out: list[str] = []
@@ -112,7 +114,10 @@ class PhraseMatcher:
     def nearest(self, words: list[str]) -> tuple[str | None, str, float]:
         """(command, phrase, edits per phone of the phrase) of the nearest phrase. Words the
         dictionary doesn't know ("skep") are compared letter by letter instead."""
-        heard = self.phones(words)
+        return self._nearest(tuple(words))
+
+    def _nearest_uncached(self, words: tuple[str, ...]) -> tuple[str | None, str, float]:
+        heard = self.phones(list(words))
         best: tuple[str | None, str, float] = (None, "", float("inf"))
         for phrase, (command, phones) in self._phrases.items():
             if heard is None or phones is None:
