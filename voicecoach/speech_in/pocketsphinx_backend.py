@@ -35,6 +35,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -43,6 +44,12 @@ from voicecoach.speech_in.pronouncing import default_pronunciations, dictionary_
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, SegmentSettings, Utterance, UtteranceSegmenter
 from voicecoach.speech_in.templates import load_templates
 from voicecoach.speech_in.vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    from pocketsphinx import Hypothesis
+
+# The decoder's searches: the command grammar, the garbage decoder it must beat, the decoys.
+COMMANDS, GARBAGE, DECOYS = "commands", "garbage", "decoys"
 
 
 @dataclass(frozen=True)
@@ -136,9 +143,10 @@ def check_vocabulary(vocabulary: Vocabulary) -> None:
     vocabulary.check_words(known.__contains__, "PocketSphinx dictionary (CMUdict)")
 
 
-def grammar_words(vocabulary: Vocabulary) -> set[str]:
-    """Every word the engine's grammars use: the phrases', the not-commands', the fillers'."""
-    return vocabulary.all_words() | set(filler_words(vocabulary))
+def grammar_words(vocabulary: Vocabulary, fillers: bool = True) -> set[str]:
+    """Every word the engine's grammars use: the phrases', the not-commands', and the fillers'
+    when the garbage decoder is the word loop."""
+    return vocabulary.all_words() | (set(filler_words(vocabulary)) if fillers else set())
 
 
 class PocketSphinxRecognizer(SegmentedRecognizer):
@@ -161,24 +169,23 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         self.vocabulary = vocabulary
         self.s = settings
         hmm, _, phone_lm = _model_paths()
+        fillers = settings.garbage == "words"
         with tempfile.TemporaryDirectory(prefix="voicecoach-") as tmp:
             dic = Path(tmp) / "grammar-words.dict"
-            dic.write_text(default_pronunciations().entries(grammar_words(vocabulary)), encoding="utf-8")
-            common = dict(hmm=hmm, dict=str(dic), lm=None, samprate=SAMPLE_RATE, loglevel="FATAL")
-            self._grammar = ps.Decoder(bestpath=False, **common)
-            self._grammar.add_jsgf_string("commands", grammar_jsgf(vocabulary))
-            self._grammar.activate_search("commands")
-            if settings.garbage == "phones":
-                self._phones = ps.Decoder(allphone=phone_lm, bestpath=False, **common)
+            dic.write_text(default_pronunciations().entries(grammar_words(vocabulary, fillers)), encoding="utf-8")
+            # One decoder with a search per question: it loads the acoustic model once (a
+            # decoder per search held three copies, 16 MB more).
+            self._decoder = ps.Decoder(hmm=hmm, dict=str(dic), lm=None, samprate=SAMPLE_RATE,
+                                       bestpath=False, loglevel="FATAL")
+            self._decoder.add_jsgf_string(COMMANDS, grammar_jsgf(vocabulary))
+            if fillers:
+                self._decoder.add_jsgf_string(GARBAGE, filler_jsgf(vocabulary))
             else:
-                self._phones = ps.Decoder(bestpath=False, **common)
-                self._phones.add_jsgf_string("filler", filler_jsgf(vocabulary))
-                self._phones.activate_search("filler")
-            self._decoys = None
+                self._decoder.add_allphone_file(GARBAGE, phone_lm)
+            self._searches = [COMMANDS, GARBAGE]
             if vocabulary.not_commands:
-                self._decoys = ps.Decoder(bestpath=False, **common)
-                self._decoys.add_jsgf_string("decoys", grammar_jsgf(vocabulary, decoys=True))
-                self._decoys.activate_search("decoys")
+                self._decoder.add_jsgf_string(DECOYS, grammar_jsgf(vocabulary, decoys=True))
+                self._searches.append(DECOYS)
         self._segmenter = UtteranceSegmenter(settings.segments)
         self._templates = load_templates(None if enrollment is True else enrollment) if enrollment else None
         if self._templates is not None and not set(self._templates.commands) <= set(vocabulary.commands):
@@ -194,22 +201,35 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         return self._templates is not None
 
     # -- internals ---------------------------------------------------------------------------
-    def _decode(self, audio: np.ndarray) -> None:
-        """Decode one whole utterance with both decoders, at a normalized level: the acoustic
-        model's features are level-dependent, and a lifter two metres away is quiet."""
+    def _decode(self, audio: np.ndarray) -> tuple[dict[str, Hypothesis | None], float]:
+        """Decode one whole utterance with every search, at a normalized level (the acoustic
+        model's features are level-dependent, and a lifter two metres away is quiet): each
+        search's hypothesis, and the seconds the command grammar's path spent outside the phrase."""
         x = audio.astype(np.float32)
         level = np.sqrt(np.mean(x**2)) + 1e-6
         gain = min(self.s.target_rms * 32768 / level, 100.0)
         raw = np.clip(x * gain, -32768, 32767).astype(np.int16).tobytes()
+        dec = self._decoder
         # The first utterance of a stream meets a cold cepstral-mean estimate (the model's
         # default, not this mic): decode it twice so the second pass uses a warmed-up one.
-        decoders = [d for d in (self._grammar, self._phones, self._decoys) if d is not None]
         for _ in range(1 if self._warm else 2):
-            for dec in decoders:
+            # Each search updates the decoder's running cepstral mean as it ends: every search
+            # starts from the same one, so their scores compare (the last search's update stays).
+            cmn = dec.get_cmn()
+            hyps: dict[str, Hypothesis | None] = {}
+            for name in self._searches:
+                dec.set_cmn(cmn)
+                dec.activate_search(name)
                 dec.start_utt()
                 dec.process_raw(raw, full_utt=False)
                 dec.end_utt()
+                hyps[name] = dec.hyp()
+                if name == COMMANDS:
+                    # 10 ms frames the grammar path spent outside the phrase: leftover words, not silence.
+                    silence = sum(seg.end_frame - seg.start_frame + 1 for seg in dec.seg() or ()
+                                  if seg.word in ("<sil>", "(NULL)", "<s>", "</s>") or seg.word.startswith("++")) * 0.01
         self._warm = True
+        return hyps, silence
 
     def _recognize(self, utterance: Utterance) -> list[Detection]:
         """Decode one candidate utterance and apply the rejection tests; with the lifter's
@@ -232,8 +252,8 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         """Decode one utterance: the phrase the grammar heard and the rejection tests' figures,
         or None when the garbage decoder explains it better than any phrase could."""
         frames, echo = utterance.frames, utterance.echo
-        self._decode(utterance.audio)
-        g, p = self._grammar.hyp(), self._phones.hyp()
+        hyps, silence = self._decode(utterance.audio)
+        g, p, d = hyps[COMMANDS], hyps[GARBAGE], hyps.get(DECOYS)
         if g is None or p is None or not g.hypstr:
             return None
         command = self.vocabulary.command_for(g.hypstr)
@@ -241,34 +261,28 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
             if self.trace is not None:
                 self.trace.append((utterance.end, "filler: " + g.hypstr, None, frames, None, None))
             return None
-        # 10 ms frames the grammar path spent outside the phrase: leftover words, not silence.
-        silence = sum(
-            seg.end_frame - seg.start_frame + 1
-            for seg in self._grammar.seg()
-            if seg.word in ("<sil>", "(NULL)", "<s>", "</s>") or seg.word.startswith("++")
-        ) * 0.01
         seconds = len(utterance.audio) / SAMPLE_RATE
         ratio = (_log(g.score) - _log(p.score)) / seconds
-        heard_instead = self._decoy_heard(g.score, seconds)
+        heard_instead = self._decoy_heard(d, g.score, seconds)
         strictness = self.vocabulary.strictness_of(command)
         threshold = self.s.threshold + (strictness - 1.0) * 0.1
         threshold += self.s.echo_margin * echo
         if self.trace is not None:
             self.trace.append((utterance.end, g.hypstr, round(ratio, 3), frames, round(silence, 2),
-                               round(echo * frames, 2), self._decoy_score(g.score, seconds)))
+                               round(echo * frames, 2), self._decoy_score(d, g.score, seconds)))
         # Over the coach's voice, residual echo around the command is aligned as "silence".
         max_silence = self.s.max_silence + 0.5 * echo + utterance.padding
         return SphinxVerdict(command, g.hypstr, ratio, threshold, silence <= max_silence, utterance.end, heard_instead)
 
-    def _decoy_score(self, grammar_score: int, seconds: float) -> tuple[str, float] | None:
-        """The not-command the decoy grammar heard and by how much it beat the command, if any."""
-        if self._decoys is None or (d := self._decoys.hyp()) is None or self.vocabulary.command_for(d.hypstr):
+    def _decoy_score(self, d: Hypothesis | None, grammar_score: int, seconds: float) -> tuple[str, float] | None:
+        """The not-command the decoy grammar heard (`d`) and by how much it beat the command, if any."""
+        if d is None or self.vocabulary.command_for(d.hypstr):
             return None
         return d.hypstr, (_log(d.score) - _log(grammar_score)) / seconds
 
-    def _decoy_heard(self, grammar_score: int, seconds: float) -> str | None:
+    def _decoy_heard(self, d: Hypothesis | None, grammar_score: int, seconds: float) -> str | None:
         """The not-command heard instead of the command, when it scored clearly better."""
-        decoy = self._decoy_score(grammar_score, seconds)
+        decoy = self._decoy_score(d, grammar_score, seconds)
         return decoy[0] if decoy is not None and decoy[1] >= self.s.decoy_margin else None
 
 
