@@ -45,8 +45,8 @@ from voicecoach.speech_in.vocabulary import Vocabulary
 class MoonshineSettings:
     """Chosen on the tuning split only (`scripts/tune_moonshine.py`, `docs/moonshine.md`): of the
     settings with at most issue 6's 0.5 false accepts an hour there (none in its 0.8 h), the one
-    with the best mean accuracy: 95/66/55/36/14% clean to 0 dB (session 10's, with PocketSphinx's
-    word loop: 94/65/52/35/14%)."""
+    with the best mean accuracy: 95/66/56/35/15% clean to 0 dB (session 12's grid, PocketSphinx
+    with one decoder; session 11's: 95/66/55/36/14%)."""
 
     near: float = 0.34
     """Most phone edits per phone of a phrase for a transcript to count as that phrase
@@ -54,16 +54,17 @@ class MoonshineSettings:
     unsure: float = -0.25
     """Transcripts at least this likely (log-probability) are what was said: if they are no
     phrase, no command was given, whatever PocketSphinx heard."""
-    verify: float = 6.0
+    verify: float = 6.5
     """Otherwise PocketSphinx's accepted command stands only if Moonshine finds its phrase at
     most this much less likely than its own transcript: "go on" for a partner's "one" doesn't..."""
-    backing: float = 1.5
+    backing: float = 0.0
     """...plus this much per threshold's worth by which PocketSphinx's score passed its threshold
-    (counted up to two): the surer PocketSphinx is, the more of Moonshine's doubt it overrules."""
+    (counted up to two): the surer PocketSphinx is, the more of Moonshine's doubt it overrules.
+    Off (0) since session 12's grid, where every PocketSphinx search starts from the same cepstral mean."""
     rescue: float = 5.0
     """And a phrase PocketSphinx heard on its own but scored below its threshold is the command
     when Moonshine finds it at most this much less likely than its transcript."""
-    sphinx: SphinxSettings = SphinxSettings(garbage="phones", threshold=0.025)
+    sphinx: SphinxSettings = SphinxSettings(garbage="phones", threshold=-0.1)
     """PocketSphinx's own settings here. Its garbage decoder is the phone loop, not the loop of
     common words it has alone: a third of the word loop's CPU (which was 80% of PocketSphinx's),
     and on the tuning split a point or two more accuracy in noise. Its `threshold` suits the
