@@ -17,6 +17,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ SOURCE_FILES = {
     "tokenizer.bin": "04670d78994d030185c3dd843c60591788fed0a56cc6750747bd326825f13ca9",
 }
 """Moonshine base-en as moonshine-cpp 0.1.4 ships it (models/base-en/)."""
-CONVERSION = 3
+CONVERSION = 4
 """Bump when moonshine_convert changes what it writes: old caches are then rebuilt."""
 BOS, EOS = 1, 2
 TOKENS_PER_SECOND = 8
@@ -151,6 +152,35 @@ def written_forms(phrase: str) -> list[str]:
     return [text + end for text in texts for end in ".!?"]
 
 
+class TokenEmbeddings:
+    """The step decoder's token-embedding rows (`moonshine_convert.EMBEDDINGS`), read from disk
+    as they are needed: a session's transcripts use a few hundred of the 32k rows (13 MB).
+    Memory-mapped, the table soon became all resident: the kernel maps 64 KB around each row read."""
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as f:
+            if np.lib.format.read_magic(f) != (1, 0):
+                raise ValueError(f"{path.name}: not a version 1.0 .npy file")
+            (self._count, width), _, self._dtype = np.lib.format.read_array_header_1_0(f)
+            self._offset = f.tell()
+        self._path = path
+        self._size = width * self._dtype.itemsize
+        if path.stat().st_size != self._offset + self._count * self._size:
+            raise ValueError(f"{path.name} is truncated")
+        self._row = lru_cache(maxsize=4096)(self._read_row)  # per instance; ~1.7 MB at most
+
+    def _read_row(self, token: int) -> np.ndarray:
+        if not 0 <= token < self._count:
+            raise IndexError(f"token {token} out of range")
+        with open(self._path, "rb") as f:
+            f.seek(self._offset + token * self._size)
+            return np.frombuffer(f.read(self._size), self._dtype)
+
+    def __getitem__(self, ids: np.ndarray) -> np.ndarray:
+        """The rows of `ids` (any shape): shape ids.shape + (width,)."""
+        return np.stack([self._row(int(i)) for i in ids.ravel()]).reshape(*ids.shape, -1)
+
+
 class MoonshineTranscriber:
     """Transcribes short utterances (16 kHz float audio) with Moonshine base, on one thread, and
     scores given texts against them."""
@@ -173,7 +203,7 @@ class MoonshineTranscriber:
             self._encoder, self._cross, self._step = session(mc.ENCODER), session(mc.CROSS), session(mc.STEP)
             self._pieces = read_tokenizer(folder / "tokenizer.bin")
             # Mapped, not read: a transcript touches a few hundred of the 32k rows (13 MB).
-            self._embeddings = np.load(folder / mc.EMBEDDINGS, mmap_mode="r")
+            self._embeddings = TokenEmbeddings(folder / mc.EMBEDDINGS)
         except Exception as exc:  # onnxruntime's load errors share no base class but Exception
             raise MoonshineUnavailable(f"the prepared speech model in {folder} is damaged "
                                        f"({type(exc).__name__}); delete that folder and it is rebuilt") from None

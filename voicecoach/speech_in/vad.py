@@ -47,7 +47,8 @@ class SileroVad:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # one small model per 32 ms: threads only add overhead
         opts.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(blob, opts, providers=["CPUExecutionProvider"])
+        # From the path, not the bytes just checked: onnxruntime keeps bytes it was given (2.3 MB).
+        self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
         self._state = np.zeros((2, 1, 128), np.float32)
         self._sr = np.array(SAMPLE_RATE, np.int64)
         # Previous window's tail followed by the samples not yet processed.
