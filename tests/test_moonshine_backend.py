@@ -196,14 +196,30 @@ def test_a_changed_model_file_is_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_damaged_prepared_model_is_one_clear_line(model_folder, tmp_path):
+@pytest.mark.parametrize("damage", ["model rewritten", "weights missing", "embeddings truncated"])
+def test_a_damaged_prepared_model_is_one_clear_line(model_folder, tmp_path, damage):
     import shutil
 
     folder = tmp_path / "model"
     shutil.copytree(model_folder, folder)
-    (folder / "encoder.onnx").write_bytes(b"half a file")
+    if damage == "model rewritten":
+        (folder / "encoder.onnx").write_bytes(b"half a file")
+    elif damage == "weights missing":
+        (folder / "decoder_step.onnx.data").unlink()
+    else:
+        path = folder / "embeddings.npy"
+        path.write_bytes(path.read_bytes()[:-416])
     with pytest.raises(moonshine_model.MoonshineUnavailable, match="is damaged .*delete that folder"):
         MoonshineTranscriber(folder)
+
+
+def test_token_embeddings_are_read_row_by_row_as_saved(model_folder):
+    table = np.load(model_folder / "embeddings.npy")
+    rows = moonshine_model.TokenEmbeddings(model_folder / "embeddings.npy")
+    ids = np.array([[1, 2], [len(table) - 1, 1]])
+    assert np.array_equal(rows[ids], table[ids]) and rows[ids].shape == (2, 2, table.shape[1])
+    with pytest.raises(IndexError):
+        rows[np.array([len(table)])]
 
 
 def test_default_engine_is_moonshine_where_it_installs(monkeypatch):

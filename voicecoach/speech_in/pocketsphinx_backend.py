@@ -288,7 +288,7 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
 
 def _log(score: int) -> float:
     """Scores are scaled likelihoods exp'd by PocketSphinx; their logs compare directly
-    between decoders that saw the same frames with the same acoustic model."""
+    between searches that saw the same frames, normalized alike, with the same acoustic model."""
     return math.log(max(score, 1e-300))
 
 
