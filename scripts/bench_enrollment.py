@@ -12,7 +12,7 @@ rate/pitch settings. Then every engine listens, without and with that enrollment
 Counts on fixed audio are deterministic, so one pass is the figure. Synthesis and mixing are the
 tests' and the corpus's own helpers.
 
-    python scripts/bench_enrollment.py [--engines pocketsphinx,hybrid,neural] [--voices V,...] [--no-write]
+    python scripts/bench_enrollment.py [--engines moonshine,pocketsphinx,hybrid,neural] [--voices V,...] [--no-write]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def table(results: dict, voices: list[str]) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--engines", default="pocketsphinx,hybrid,neural")
+    ap.add_argument("--engines", default="moonshine,pocketsphinx,hybrid,neural")
     ap.add_argument("--voices", default=",".join(VOICES + [NEURAL_VOICE]),
                     help=f"held-out voices to enroll (default: {', '.join(VOICES)} and {NEURAL_VOICE})")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
@@ -152,7 +152,7 @@ def main() -> None:
         f"phrases at {len(TEST_SETTINGS)} other rates and pitches ({per_condition} utterances per condition "
         "and voice), and the held-out split's gym words said alone "
         f"({', '.join(WORDS)}) by the same voice and by another held-out espeak-ng voice, clean and over plates at "
-        "10 dB. The takes become templates that name the command first for PocketSphinx and the hybrid; the neural and hybrid engines also re-fit the "
+        "10 dB. The takes become templates that name the command first for the moonshine engine, PocketSphinx and the hybrid (once PocketSphinx's gates pass); the neural and hybrid engines also re-fit the "
         "head's last layer. Counts on fixed audio: one pass.\n")
     if espeak_voices:
         text += (f"\nHeld-out espeak-ng voices {', '.join(espeak_voices)} (the corpus's held-out split: never used "
