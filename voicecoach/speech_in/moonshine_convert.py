@@ -21,7 +21,7 @@ extensions it was built for), so voicecoach reads only its model files and:
    transcriber maps into memory and reads the few rows it needs from: the decoder's output
    layer holds the same table transposed, and two resident copies cost 13 MB for nothing;
 7. saves each model's weights in a file of their own beside it, which onnxruntime reads
-   straight into its tensors (27 MB less resident than from single files).
+   straight into its tensors (27 MB less resident after loading than from single files).
 The result: ~40 ms per short command on one core, identical transcripts on the benchmark's
 clips checked (BENCHMARKS.md). This runs once (~15 s) into the user cache directory.
 """
@@ -216,7 +216,7 @@ def _save(model, path: Path) -> None:
     """Save a model with its weights in a file of their own beside it (`<name>.data`):
     onnxruntime then reads them straight into its tensors. From a single file it parsed the
     whole model first and freed that copy after making its own, leaving holes in the heap
-    (27 MB more resident for the three models, measured)."""
+    (27 MB more resident after loading the three models, measured)."""
     import onnx
 
     onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
