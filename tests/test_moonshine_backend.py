@@ -70,11 +70,10 @@ def test_phrase_matcher_allows_slips_not_other_words(vocab):
 
 
 # On this one robotic voice Moonshine mishears some commands and doubts PocketSphinx's guess:
-# at 10 dB "pause please", "help" and "finished" (whose phone-loop score falls just under
-# PocketSphinx's threshold: with session 10's word loop it was just over, 10 of 12), at 5 dB four.
-# On the benchmark's tuning split (many espeak-ng voices and noises) it gained at every SNR
-# above 0 dB.
-@pytest.mark.parametrize("snr, min_hits", [(None, 12), (10.0, 9), (5.0, 8)])
+# at 10 dB "pause please" and "help", at 5 dB also "finished" and "slower" (measured with
+# session 12's settings; session 11's threshold also lost "finished" at 10 dB). On the
+# benchmark's tuning split (many espeak-ng voices and noises) it gained at every SNR above 0 dB.
+@pytest.mark.parametrize("snr, min_hits", [(None, 12), (10.0, 10), (5.0, 8)])
 def test_each_command_recognized_clean_and_in_noise(vocab, engine, commands_audio, snr, min_hits):
     x, spans = commands_audio
     x = x if snr is None else add_noise(x, snr, seed=1)
@@ -91,7 +90,7 @@ def test_command_words_inside_sentences_rejected(vocab, engine, snr):
 def test_gym_words_said_alone_vetoed(vocab, engine):
     # A partner's counts and cheers said alone: PocketSphinx takes some for commands even with
     # its decoys; Moonshine writes many down as what they are ("Two.", "Breathe.") and finds
-    # the phrase PocketSphinx proposes for the rest ("go on" for "one") unlikely. Measured: 16
+    # the phrase PocketSphinx proposes for the rest ("go on" for "one") unlikely. Measured: 17
     # of 3 x 23 fire for PocketSphinx, 1 here (10 before the verification).
     def fired(make):
         out = {}
