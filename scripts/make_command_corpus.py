@@ -26,7 +26,9 @@ sentences with pauses over clean/noisy backgrounds; continuous read speech (fort
 with short pauses); the coach's own cues echoed into the mic (with the playback reference saved
 beside them); noise alone (gym noise, music, fan...); and single words said alone with pauses
 around them (ISOLATED_WORDS: a partner counting reps, "squeeze", "keep going"), added in corpus
-v2.1 with their own random stream so every earlier file comes out byte-identical.
+v2.1 with their own random stream so every earlier file comes out byte-identical. The tuning
+split alone also has a partner's other words said alone (PARTNER_WORDS: "what", "hips up",
+"later"), added in corpus v2.2 the same way: the held-out splits' files are unchanged.
 
 Text partition: guide sentences, coach lines and conversation are dealt to the splits by index
 (i % 3); each split reads its own fortune files (FORTUNES below). The fortune files listed in
@@ -154,6 +156,24 @@ ISOLATED_WORDS = [
     "heels", "chin", "knees", "bar", "plates", "set", "rep", "rest", "water", "spot", "lift",
     "now", "go", "keep going", "right", "nope", "sure", "thanks", "tight", "higher", "strong",
 ]
+# More words said alone, for the tuning split only (corpus v2.2): what a partner or the lifter
+# says between sets besides counting, a few of them close in sound to a command ("what",
+# "later", "step"); not "weight", which sounds exactly like the command "wait" (no recognizer can
+# tell them apart: that's for the vocabulary to avoid). The v2.1 list gives the tuning split 21 words, 6 minutes, on which no setting of the
+# moonshine engine false-accepted, while the held-out splits' words made most of their false
+# accepts: the tuning split could not tell a cautious setting from a loose one. None of these is
+# in ISOLATED_WORDS (whose other two thirds are held out), a command phrase or a not-command.
+PARTNER_WORDS = [
+    "reps", "sets", "hips", "glutes", "grip", "feet", "bench", "pad", "belt", "chalk",
+    "squat", "form", "burn", "pump", "breath", "steady", "smooth", "solid", "perfect", "great job",
+    "awesome", "wow", "nice one", "well done", "beast", "power", "grind", "lock out", "hips up",
+    "head down", "ribs down", "big breath", "you got it", "almost there", "stay tight", "all you",
+    "knees out", "feet flat", "warm up", "cool", "fine", "yep", "my turn", "your turn", "what",
+    "really", "maybe", "sorry", "cheers", "excuse me", "timer", "minute", "seconds", "break",
+    "drink", "towel", "phone", "music", "louder", "later", "stack", "step", "straight", "flat",
+    "posture", "spotter", "hello there", "let me see", "not bad",
+]
+PARTNER_SHARE = 0.45  # of the tuning split's negative minutes, on top of the shares above
 SHORT_OTHER = ["yeah", "okay", "good", "nice", "alright", "thanks", "one more", "hello", "come on",
                "great", "no", "yes", "almost", "easy", "light weight", "oh well", "hmm", "whoa"]
 
@@ -456,8 +476,8 @@ def text_pools(split: str) -> dict[str, list[str]]:
     fs = fortune_sentences(fortunes)
     return {"guide": deal(guide_sentences(), split), "coach_text": deal(coach_lines(), split),
             "conversation": deal(CONVERSATION, split), "short": SHORT_OTHER, "fortune": fs,
-            "words": deal(ISOLATED_WORDS, split),
-            "read": fortune_paragraphs(fortunes) or fs}
+            "words": deal(ISOLATED_WORDS, split), "read": fortune_paragraphs(fortunes) or fs,
+            **({"partner": PARTNER_WORDS} if split == "tuning" else {})}
 
 
 # Kind of non-command sentence -> probability in the sentence streams.
@@ -518,7 +538,8 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
     plan = 0.0
     for split in splits:
         n_noise = len(SPLIT[split]["noises"])
-        plan += len(phrases) * sizes[split][0] * CLIP * (1 + n_noise * (len(SNRS) - 1)) + sizes[split][1] * 60 * (1 + WORDS_SHARE)
+        plan += (len(phrases) * sizes[split][0] * CLIP * (1 + n_noise * (len(SNRS) - 1))
+                 + sizes[split][1] * 60 * (1 + WORDS_SHARE + (PARTNER_SHARE if split == "tuning" else 0)))
     progress = Progress(plan)
     pool = ThreadPoolExecutor(max(1, jobs))  # synthesizers run as subprocesses: `jobs` at a time
 
@@ -587,13 +608,14 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
             return np.concatenate(stream + [np.zeros(RATE, np.float32)]), items
 
         def write_negatives(neg_kind: str, kinds: dict[str, float], gaps: tuple[float, float],
-                            conds: list, minutes: float, rng) -> None:
-            """One file per (noise, SNR) condition of non-command speech with pauses."""
+                            conds: list, minutes: float, rng, stem: str | None = None) -> None:
+            """One file per (noise, SNR) condition of non-command speech with pauses, named
+            neg_{stem or neg_kind}_{condition}.wav."""
             for noise, snr in conds:
                 speech, items = sentence_stream(minutes / len(conds), kinds, gaps, rng)
                 tag = "clean" if noise is None else f"{noise}_{int(snr)}dB"
                 mix = mix_at(speech, noise_of(noise, len(speech), rng), snr) if noise else speech
-                name = f"{split}/neg_{neg_kind}_{tag}.wav"
+                name = f"{split}/neg_{stem or neg_kind}_{tag}.wav"
                 write(out / name, normalized(mix))
                 manifest["files"].append(dict(path=name, kind="negative", category="speech", neg_kind=neg_kind,
                                               split=split, noise=noise, snr=snr,
@@ -652,6 +674,10 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
         # stream, written last, so every file of the earlier corpus comes out the same.
         write_negatives("words", {"words": 1.0}, (1.0, 2.5), noisy_talk, target * WORDS_SHARE,
                         np.random.default_rng([seed, SPLITS.index(split), 1]))
+        # --- negatives 5 (corpus v2.2, tuning only): a partner's other words, their own stream too.
+        if split == "tuning":
+            write_negatives("words", {"partner": 1.0}, (1.0, 2.5), noisy_talk, target * PARTNER_SHARE,
+                            np.random.default_rng([seed, SPLITS.index(split), 2]), stem="partner")
 
     path = out / "manifest.json"
     if path.exists():

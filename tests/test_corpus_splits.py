@@ -31,3 +31,14 @@ def test_adding_a_split_keeps_the_other_splits_files(corpus):
     m = corpus.merged(before, new, ["heldout-neural"])
     assert [f["path"] for f in m["files"]] == ["tuning/a.wav", "new.wav"]
     assert m["sizes"] == {"tuning": [3, 40], "heldout-neural": [6, 120]} and m["seed"] == 7
+
+
+def test_the_partner_words_are_tuning_text_no_held_out_split_says(corpus):
+    from voicecoach.speech_in.vocabulary import load_vocabulary
+
+    vocab = load_vocabulary()
+    partner = set(corpus.PARTNER_WORDS)
+    assert len(partner) == len(corpus.PARTNER_WORDS)
+    # not a word the held-out splits say alone, nor one the vocabulary decides by itself
+    assert not partner & set(corpus.ISOLATED_WORDS)
+    assert not partner & (set(vocab.phrases) | set(vocab.not_commands))

@@ -41,30 +41,36 @@ from voicecoach.speech_in.segmenter import SegmentedRecognizer, Utterance
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 
+RATIO_STEP = 0.05
+"""A step of PocketSphinx's score (its phrase-to-phone-loop ratio) for `backing`: the tuning
+grid's spacing of its threshold. (Until session 13 the step was the threshold itself, which
+made no sense once the threshold went negative.)"""
+
+
 @dataclass(frozen=True)
 class MoonshineSettings:
-    """Chosen on the tuning split only (`scripts/tune_moonshine.py`, `docs/moonshine.md`): of the
-    settings with at most issue 6's 0.5 false accepts an hour there (none in its 0.8 h), the one
-    with the best mean accuracy: 95/66/56/35/15% clean to 0 dB (session 12's grid, PocketSphinx
-    with one decoder; session 11's: 95/66/55/36/14%)."""
+    """Chosen on the tuning split only (`scripts/tune_moonshine.py`, `docs/moonshine.md`). No
+    setting has issue 6's 0.5 false accepts an hour there since corpus v2.2 added a partner's
+    words said alone ("what", "later", "step"); the pick has the fewest among those within 3
+    points of the best mean accuracy: 95/67/57/36/15% clean to 0 dB with 13.4 an hour (session
+    12's setting: 95/66/57/36/15% with 17.8)."""
 
-    near: float = 0.34
+    near: float = 0.2
     """Most phone edits per phone of a phrase for a transcript to count as that phrase
-    ("finish" for "finished", "in session" for "end session"; not "spot" for "stop")."""
+    ("finish" for "finished"; not "what" for "wait", "step" for "stop" or "spot" for "stop")."""
     unsure: float = -0.25
     """Transcripts at least this likely (log-probability) are what was said: if they are no
     phrase, no command was given, whatever PocketSphinx heard."""
-    verify: float = 6.5
+    verify: float = 6.0
     """Otherwise PocketSphinx's accepted command stands only if Moonshine finds its phrase at
     most this much less likely than its own transcript: "go on" for a partner's "one" doesn't..."""
-    backing: float = 0.0
-    """...plus this much per threshold's worth by which PocketSphinx's score passed its threshold
-    (counted up to two): the surer PocketSphinx is, the more of Moonshine's doubt it overrules.
-    Off (0) since session 12's grid, where every PocketSphinx search starts from the same cepstral mean."""
+    backing: float = 2.0
+    """...plus this much per RATIO_STEP by which PocketSphinx's score passed its threshold
+    (counted up to two steps): the surer PocketSphinx is, the more of Moonshine's doubt it overrules."""
     rescue: float = 5.0
     """And a phrase PocketSphinx heard on its own but scored below its threshold is the command
     when Moonshine finds it at most this much less likely than its transcript."""
-    sphinx: SphinxSettings = SphinxSettings(garbage="phones", threshold=-0.1)
+    sphinx: SphinxSettings = SphinxSettings(garbage="phones", threshold=-0.05)
     """PocketSphinx's own settings here. Its garbage decoder is the phone loop, not the loop of
     common words it has alone: a third of the word loop's CPU (which was 80% of PocketSphinx's),
     and on the tuning split a point or two more accuracy in noise. Its `threshold` suits the
@@ -179,7 +185,7 @@ class MoonshineRecognizer(SegmentedRecognizer):
         if verdict is None or not verdict.alone or verdict.heard_instead:
             return []
         if verdict.accepted:
-            passed_by = (verdict.ratio - verdict.threshold) / max(verdict.threshold, 0.01)
+            passed_by = (verdict.ratio - verdict.threshold) / RATIO_STEP
             allowed = self.s.verify + self.s.backing * min(passed_by, 2.0)
         else:
             allowed = self.s.rescue
