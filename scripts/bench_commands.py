@@ -594,7 +594,8 @@ def publish(report: dict, manifest: dict, args) -> None:
         "prose from Debian's fortunes) over clean and noisy backgrounds, continuous read speech, the "
         "coach's cues echoed into the mic (10-80 ms delay, -6..-20 dB; fed with the playback reference to "
         "engines that use it), noise alone, and single words said alone with pauses around them (a "
-        "partner counting reps, \"squeeze\", \"keep going\": the \"words alone\" column). "
+        "partner counting reps, \"squeeze\", \"keep going\": the \"words alone\" column; the tuning "
+        "split also has a partner's other words, \"what\", \"later\", \"hips up\", added in corpus v2.3). "
         "Accuracy: the right command and no other in the clip. "
         "Latency: commit time after the phrase's end. No enrollment.\n"
         + "".join(f"Not measured: {l} ({why}).\n" for l, why in report.get("skipped", {}).items())

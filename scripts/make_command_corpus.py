@@ -28,7 +28,7 @@ beside them); noise alone (gym noise, music, fan...); and single words said alon
 around them (ISOLATED_WORDS: a partner counting reps, "squeeze", "keep going"), added in corpus
 v2.1 with their own random stream so every earlier file comes out byte-identical. The tuning
 split alone also has a partner's other words said alone (PARTNER_WORDS: "what", "hips up",
-"later"), added in corpus v2.2 the same way: the held-out splits' files are unchanged.
+"later"), added in corpus v2.3 the same way: the held-out splits' files are unchanged.
 
 Text partition: guide sentences, coach lines and conversation are dealt to the splits by index
 (i % 3); each split reads its own fortune files (FORTUNES below). The fortune files listed in
@@ -156,7 +156,7 @@ ISOLATED_WORDS = [
     "heels", "chin", "knees", "bar", "plates", "set", "rep", "rest", "water", "spot", "lift",
     "now", "go", "keep going", "right", "nope", "sure", "thanks", "tight", "higher", "strong",
 ]
-# More words said alone, for the tuning split only (corpus v2.2): what a partner or the lifter
+# More words said alone, for the tuning split only (corpus v2.3): what a partner or the lifter
 # says between sets besides counting, a few of them close in sound to a command ("what",
 # "later", "step"); not "weight", which sounds exactly like the command "wait" (no recognizer can
 # tell them apart: that's for the vocabulary to avoid). The v2.1 list gives the tuning split 21 words, 6 minutes, on which no setting of the
@@ -674,7 +674,7 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
         # stream, written last, so every file of the earlier corpus comes out the same.
         write_negatives("words", {"words": 1.0}, (1.0, 2.5), noisy_talk, target * WORDS_SHARE,
                         np.random.default_rng([seed, SPLITS.index(split), 1]))
-        # --- negatives 5 (corpus v2.2, tuning only): a partner's other words, their own stream too.
+        # --- negatives 5 (corpus v2.3, tuning only): a partner's other words, their own stream too.
         if split == "tuning":
             write_negatives("words", {"partner": 1.0}, (1.0, 2.5), noisy_talk, target * PARTNER_SHARE,
                             np.random.default_rng([seed, SPLITS.index(split), 2]), stem="partner")

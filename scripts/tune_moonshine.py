@@ -43,7 +43,7 @@ NEAR = (0.2, 0.25, 0.34)
 FA_TARGET = 0.5
 SLACK = 3.0
 """Points of mean accuracy the pick may give up for fewer false accepts when no setting reaches
-FA_TARGET (corpus v2.2's partner words: none does)."""
+FA_TARGET (corpus v2.3's partner words: none does)."""
 
 
 class RecordingRecognizer(MoonshineRecognizer):

@@ -50,7 +50,7 @@ made no sense once the threshold went negative.)"""
 @dataclass(frozen=True)
 class MoonshineSettings:
     """Chosen on the tuning split only (`scripts/tune_moonshine.py`, `docs/moonshine.md`). No
-    setting has issue 6's 0.5 false accepts an hour there since corpus v2.2 added a partner's
+    setting has issue 6's 0.5 false accepts an hour there since corpus v2.3 added a partner's
     words said alone ("what", "later", "step"); the pick has the fewest among those within 3
     points of the best mean accuracy: 95/67/57/36/15% clean to 0 dB with 13.4 an hour (session
     12's setting: 95/66/57/36/15% with 17.8)."""
