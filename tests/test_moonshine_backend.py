@@ -14,7 +14,7 @@ from test_echo import coach_track
 from test_recognizer import GYM_WORDS, ONE_PER_COMMAND, SENTENCES, check_hits, commands_audio, vocab  # noqa: F401 (fixtures)
 from voicecoach.speech_in import moonshine_model
 from voicecoach.speech_in.engines import EngineError, make_recognizer
-from voicecoach.speech_in.moonshine_backend import MoonshineRecognizer, MoonshineSettings, PhraseMatcher, words_of
+from voicecoach.speech_in.moonshine_backend import MoonshineRecognizer, PhraseMatcher, words_of
 from voicecoach.speech_in.moonshine_model import MoonshineTranscriber, Transcript, written_forms
 from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxVerdict
 from voicecoach.speech_in.pronouncing import default_pronunciations
@@ -61,21 +61,17 @@ def test_words_of_normalizes_a_transcript():
 
 def test_phrase_matcher_allows_slips_not_other_words(vocab):
     m = PhraseMatcher(vocab, default_pronunciations().phones)
-    near = MoonshineSettings().near
-    assert m.nearest(["finish"])[:2] == ("done", "finished") and m.nearest(["finish"])[2] <= near
+    assert m.nearest(["finish"])[:2] == ("done", "finished") and m.nearest(["finish"])[2] <= 0.34
+    assert m.nearest(["in", "session"])[:2] == ("stop", "end session") and m.nearest(["in", "session"])[2] <= 0.34
     assert m.nearest(["skep"])[:2] == ("skip", "skip")  # not in the dictionary: letters
-    # a partner's words near a short command are no command by their transcript alone
-    for word, phrase in (("step", "stop"), ("what", "wait"), ("late", "wait"), ("fun", "done"), ("read", "ready")):
-        assert m.nearest([word])[1] == phrase and m.nearest([word])[2] > near, word
-    assert m.nearest(["spot"])[2] > near
-    assert m.nearest(["in", "session"])[:2] == ("stop", "end session") and m.nearest(["in", "session"])[2] > near  # close: left to step 3
-    assert m.nearest(["spaghetti"])[2] > near
+    assert m.nearest(["spot"])[2] > 0.34  # "spot" is not "stop"
+    assert m.nearest(["spaghetti"])[2] > 0.34
     assert m.nearest(["two"])[:2] == (None, "two")  # one of the vocabulary's not-commands
 
 
 # On this one robotic voice Moonshine mishears some commands and doubts PocketSphinx's guess:
-# at 10 dB "pause please" and "help", at 5 dB also "finished" (measured with session 13's
-# settings; session 12's also lost "slower" at 5 dB). On the
+# at 10 dB "pause please" and "help", at 5 dB also "finished" and "slower" (measured with
+# session 12's settings; session 11's threshold also lost "finished" at 10 dB). On the
 # benchmark's tuning split (many espeak-ng voices and noises) it gained at every SNR above 0 dB.
 @pytest.mark.parametrize("snr, min_hits", [(None, 12), (10.0, 10), (5.0, 8)])
 def test_each_command_recognized_clean_and_in_noise(vocab, engine, commands_audio, snr, min_hits):
@@ -95,8 +91,7 @@ def test_gym_words_said_alone_vetoed(vocab, engine):
     # A partner's counts and cheers said alone: PocketSphinx takes some for commands even with
     # its decoys; Moonshine writes many down as what they are ("Two.", "Breathe.") and finds
     # the phrase PocketSphinx proposes for the rest ("go on" for "one") unlikely. Measured: 17
-    # of 3 x 23 fire for PocketSphinx, 2 here with session 13's settings (session 12's: 1; 10
-    # before the verification).
+    # of 3 x 23 fire for PocketSphinx, 1 here (10 before the verification).
     def fired(make):
         out = {}
         for voice in ("en-us", "en-gb", "en-us+f3"):
