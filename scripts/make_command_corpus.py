@@ -158,11 +158,12 @@ ISOLATED_WORDS = [
 ]
 # More words said alone, for the tuning split only (corpus v2.3): what a partner or the lifter
 # says between sets besides counting, a few of them close in sound to a command ("what",
-# "later", "step"); not "weight", which sounds exactly like the command "wait" (no recognizer can
-# tell them apart: that's for the vocabulary to avoid). The v2.1 list gives the tuning split 21 words, 6 minutes, on which no setting of the
-# moonshine engine false-accepted, while the held-out splits' words made most of their false
-# accepts: the tuning split could not tell a cautious setting from a loose one. None of these is
-# in ISOLATED_WORDS (whose other two thirds are held out), a command phrase or a not-command.
+# "later", "step"); not "weight", which sounds exactly like the command "wait" (no recognizer
+# can tell them apart: that's for the vocabulary to avoid). The v2.1 list gives the tuning split
+# 21 words, 6 minutes, on which no setting of the moonshine engine false-accepted, while the
+# held-out splits' words made most of their false accepts: the tuning split could not tell a
+# cautious setting from a loose one. None of these is in ISOLATED_WORDS (whose other two thirds
+# are held out), a command phrase or a not-command.
 PARTNER_WORDS = [
     "reps", "sets", "hips", "glutes", "grip", "feet", "bench", "pad", "belt", "chalk",
     "squat", "form", "burn", "pump", "breath", "steady", "smooth", "solid", "perfect", "great job",

@@ -10,7 +10,8 @@ accepts per hour, then the pick (`pick`): of the settings with at most issue 6's
 accepts an hour, the best mean accuracy over the SNRs; if none has so few, the fewest false
 accepts among the settings within 3 points of the best mean accuracy.
 
-Only the tuning split: the held-out ones measure what this chose.
+Only the tuning split: the held-out ones measure what this chose. (Session 13's pick, on
+corpus v2.3, measured worse there and was not shipped: docs/moonshine.md.)
 
     python scripts/tune_moonshine.py [CORPUS] [--jobs 2]
 """
