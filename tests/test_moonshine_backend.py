@@ -132,7 +132,7 @@ def test_the_decision_rule(vocab, engine):
     assert decide("Skip.", -0.1, None) == [("skip", "skip")] and not asked  # named by the transcript alone
     # Unsure: PocketSphinx's phrase is weighed by how likely Moonshine finds it.
     assert decide("Netflix.", -1.5, proposed) == [("skip", "skip")] and asked
-    # PocketSphinx passed its threshold by over two thresholds' worth: `backing` counts twice.
+    # PocketSphinx passed its threshold by over two RATIO_STEPs: `backing` counts twice.
     assert decide("Netflix.", -1.5, proposed, lambda phrase: -1.5 - rec.s.verify - 2 * rec.s.backing + 0.1)
     assert decide("Netflix.", -1.5, proposed, lambda phrase: -1.5 - rec.s.verify - 2 * rec.s.backing - 0.1) == []
     barely = dataclasses.replace(proposed, ratio=0.0351)  # just past it: held to `verify` alone

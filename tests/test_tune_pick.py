@@ -1,0 +1,21 @@
+"""The settings pick of scripts/tune_moonshine.py, on made-up grid results."""
+
+from script_helpers import script_module
+
+
+def result(accuracy: float, fa_per_hour: float) -> dict:
+    return {"accuracy": {"clean": accuracy, "20": accuracy, "10": None}, "fa_per_hour": fa_per_hour}
+
+
+def test_best_accuracy_among_settings_under_the_false_accept_target():
+    tune = script_module("tune_moonshine")
+    grid = [("loose", result(0.9, 5.0)), ("a", result(0.7, 0.0)), ("b", result(0.8, 0.4)), ("c", result(0.8, 0.0))]
+    assert tune.pick(grid)[0] == "b"  # the first of the two best under the target
+
+
+def test_otherwise_fewest_false_accepts_within_the_slack():
+    tune = script_module("tune_moonshine")
+    slack = tune.SLACK / 100
+    grid = [("best", result(0.90, 40.0)), ("close", result(0.90 - slack / 2, 12.0)),
+            ("closer_fa", result(0.90 - slack / 2 - 0.001, 12.0)), ("far", result(0.90 - 2 * slack, 1.0))]
+    assert tune.pick(grid)[0] == "close"  # "far" gives up too much; ties go to accuracy
