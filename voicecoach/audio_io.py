@@ -52,11 +52,13 @@ class Mixer:
         self.rate = rate
         self._history = int(history * rate)
         self._clips: list[tuple[int, np.ndarray]] = []  # (start sample, float32 data)
+        self._lines: list[tuple[int, int, str]] = []  # (start, end sample, text) of spoken clips
         self._lock = threading.Lock()
         self._played_end = 0  # end sample of the latest clip dropped as finished
 
-    def add(self, clip: np.ndarray, at: float, gain: float = 1.0) -> None:
-        """Place `clip` (mono; float in [-1, 1] or int16) to start at session time `at` seconds."""
+    def add(self, clip: np.ndarray, at: float, gain: float = 1.0, text: str | None = None) -> None:
+        """Place `clip` (mono; float in [-1, 1] or int16) to start at session time `at` seconds;
+        `text`: the words it says, if it is speech (see `lines`)."""
         clip = np.asarray(clip)
         if clip.ndim != 1:
             raise ValueError("Mixer.add takes a mono (1-D) clip")
@@ -64,7 +66,10 @@ class Mixer:
         data = clip.astype(np.float32) * np.float32(scale)
         if len(data):
             with self._lock:
-                self._clips.append((round(at * self.rate), data))
+                start = round(at * self.rate)
+                self._clips.append((start, data))
+                if text:
+                    self._lines.append((start, start + len(data), text))
 
     def cancel_from(self, t: float, cut_playing: bool = False) -> None:
         """Drop clips starting at or after `t` seconds; with `cut_playing`, cut the clips still
@@ -83,6 +88,7 @@ class Mixer:
                     tail *= np.linspace(1.0, 0.0, fade, dtype=np.float32)[: len(tail)]
                 kept.append((start, data))
             self._clips = kept
+            self._lines = [(s, min(e, cut) if cut_playing else e, text) for s, e, text in self._lines if s < cut]
 
     def render(self, start_sample: int, n: int) -> np.ndarray:
         """Mix samples [start_sample, start_sample + n) into float32 clipped to [-1, 1]."""
@@ -93,6 +99,7 @@ class Mixer:
             if done:
                 self._played_end = max(self._played_end, *done)
                 self._clips = [(s, d) for s, d in self._clips if s + len(d) > horizon]
+                self._lines = [line for line in self._lines if line[1] > horizon]
             clips = list(self._clips)
         out = np.zeros(n, dtype=np.float32)
         end = start_sample + n
@@ -102,6 +109,13 @@ class Mixer:
                 out[lo - start_sample : hi - start_sample] += d[lo - s : hi - s]
         np.clip(out, -1.0, 1.0, out=out)
         return out
+
+    def lines(self, since: float) -> list[tuple[float, float, str]]:
+        """(start, end, text) in session seconds of the speech clips sounding at or after `since`
+        (within the render history): what the coach said, for telling its echo from the lifter."""
+        first = since * self.rate
+        with self._lock:
+            return [(s / self.rate, e / self.rate, text) for s, e, text in self._lines if e >= first]
 
     def busy_until(self) -> float:
         """Session time (seconds) at which the last scheduled clip ends (0.0 if none ever)."""

@@ -12,6 +12,7 @@ import soxr
 from .audio_io import Mixer
 from .commands import Command, CommandEvent
 from .speech_in.base import SAMPLE_RATE, CommandRecognizer, Detection
+from .speech_in.self_echo import ECHO_TAIL, HEARD_WITHIN, SelfEchoFilter
 
 STEP = 0.08
 """Audio fed to the recognizer per step (seconds): 80 ms, as openWakeWord streams."""
@@ -38,6 +39,10 @@ class PlaybackReference:
             self._next = end
         return np.pad(out[-n:], (max(0, n - len(out)), 0))
 
+    def lines_before(self, at: float) -> list[tuple[float, float, str]]:
+        """The coach's lines a detection committed at session time `at` may have heard."""
+        return self.mixer.lines(since=at - HEARD_WITHIN - ECHO_TAIL)
+
 
 def to_event(d: Detection, at: float) -> CommandEvent:
     return CommandEvent(Command.parse(d.command), at=at, source="voice", text=d.text, confidence=d.confidence)
@@ -60,6 +65,7 @@ class MicFileCommands:
                  echo_db: float | None = None):
         self.samples, self.recognizer = samples, recognizer
         self.reference = PlaybackReference(mixer)
+        self.self_echo = SelfEchoFilter()
         self.echo_gain = None if echo_db is None else 10 ** (echo_db / 20)
         self._delay = int(ECHO_DELAY * SAMPLE_RATE)
         self._echo_tail = np.zeros(self._delay, dtype=np.float32)
@@ -85,6 +91,8 @@ class MicFileCommands:
         if self._pos >= len(self.samples) and not self._flushed:
             self._flushed = True
             found += self.recognizer.flush()
+        if found:
+            found = self.self_echo.heard(found, self.reference.lines_before(min(d.detected_at for d in found)))
         return [to_event(d, min(d.detected_at, now)) for d in found]
 
     def _with_echo(self, chunk: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -101,6 +109,7 @@ class MicListener:
                  push: Callable[..., None]):
         self.mic, self.recognizer, self.now, self.push = mic, recognizer, now, push
         self.reference = PlaybackReference(mixer)
+        self.self_echo = SelfEchoFilter()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="listener", daemon=True)
 
@@ -120,5 +129,7 @@ class MicListener:
             if chunk is None:
                 continue
             # The chunk ends about now: its echo is what the mixer played over the same span.
-            for d in self.recognizer.feed(chunk, self.reference.take(len(chunk), self.now())):
-                self.push(Command.parse(d.command), "voice", d.text, d.confidence)
+            now = self.now()
+            for d in self.recognizer.feed(chunk, self.reference.take(len(chunk), now)):
+                if not self.self_echo.is_echo(d, now, self.reference.lines_before(now)):
+                    self.push(Command.parse(d.command), "voice", d.text, d.confidence)

@@ -32,7 +32,7 @@ class MixerOutput:
 
     def play(self, at: float, text: str | None = None, earcon: str | None = None) -> float:
         clip = self.earcons[earcon] if earcon else self.phrases.clip(text)
-        self.mixer.add(clip, at, gain=self.volume)
+        self.mixer.add(clip, at, gain=self.volume, text=None if earcon else text)
         return len(clip) / self.mixer.rate
 
     def cancel_from(self, t: float, cut: bool = False) -> None:
