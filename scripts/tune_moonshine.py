@@ -77,7 +77,7 @@ def record(path: Path, playback: Path | None) -> list[tuple]:
 
 def scored(files, records, decide) -> dict:
     """The figures of `decide` over `files`, their splits pooled (as if all were "tuning")."""
-    scores = bench.Scores()
+    scores = bench.Scores(load_vocabulary().phrases)
     for f, recs in zip(files, records):
         scores.add({**f, "split": "tuning"}, [d for end, sphinx, heard, p in recs for d in decide(end, sphinx, heard, p)],
                    0.0, 1.0)
