@@ -1,5 +1,9 @@
 """The settings pick of scripts/tune_moonshine.py, on made-up grid results."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 from script_helpers import script_module
 
 
@@ -19,3 +23,10 @@ def test_otherwise_fewest_false_accepts_within_the_slack():
     grid = [("best", result(0.90, 40.0)), ("close", result(0.90 - slack / 2, 12.0)),
             ("closer_fa", result(0.90 - slack / 2 - 0.001, 12.0)), ("far", result(0.90 - 2 * slack, 1.0))]
     assert tune.pick(grid)[0] == "close"  # "far" gives up too much; ties go to accuracy
+
+
+def test_it_refuses_to_tune_on_a_held_out_split(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "scripts" / "tune_moonshine.py"
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), "--splits", "tuning,heldout-neural"],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "heldout-neural is not a tuning split" in run.stderr
