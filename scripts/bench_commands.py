@@ -596,6 +596,13 @@ def command_line(corpus: Path, manifest: dict) -> str:
             + f" --seed {manifest['seed']} && python scripts/bench_commands.py " + " ".join(sys.argv[1:])).strip()
 
 
+def unscored_phrases(manifest: dict) -> str:
+    """The corpus's phrases the vocabulary no longer has (their clips aren't scored), as a clause."""
+    gone = sorted({it["phrase"] for f in manifest["files"] if f["kind"] == "positive" for it in f["items"]}
+                  - set(load_vocabulary().phrases))
+    return f" (the corpus's clips of {', '.join(map(repr, gone))}, no longer a phrase: not scored)" if gone else ""
+
+
 def publish(report: dict, manifest: dict, args) -> None:
     """Print the markdown section and (unless --no-write) put it into BENCHMARKS.md."""
     m, jobs = report["minutes"], report.get("jobs", 1)
@@ -620,8 +627,8 @@ def publish(report: dict, manifest: dict, args) -> None:
         "as a session drops it, since session 14), noise alone, and single words said alone with pauses around them (a "
         "partner counting reps, \"squeeze\", \"keep going\": the \"words alone\" column; the tuning "
         "splits also have a partner's other words, \"what\", \"later\", \"hips up\", added in corpus v2.3). "
-        "Accuracy: the right command and no other in the clip, over the clips of the vocabulary's phrases "
-        "(the corpus also has clips of \"wait\", a pause phrase until session 14: not scored). "
+        "Accuracy: the right command and no other in the clip, over the clips of the vocabulary's phrases"
+        + unscored_phrases(manifest) + ". "
         "Latency: commit time after the phrase's end. No enrollment.\n"
         + "".join(f"Not measured: {l} ({why}).\n" for l, why in report.get("skipped", {}).items())
         + "".join(f"{l} raised on {len(r['errors'])} file(s), scored up to that point: {r['errors'][0]}\n"

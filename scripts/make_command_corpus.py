@@ -170,7 +170,7 @@ ISOLATED_WORDS = [
     "heels", "chin", "knees", "bar", "plates", "set", "rep", "rest", "water", "spot", "lift",
     "now", "go", "keep going", "right", "nope", "sure", "thanks", "tight", "higher", "strong",
 ]
-# More words said alone, for the tuning split only (corpus v2.3): what a partner or the lifter
+# More words said alone, for the tuning splits only (corpus v2.3; tuning-neural has them too): what a partner or the lifter
 # says between sets besides counting, a few of them close in sound to a command ("what",
 # "later", "step"); not "weight", which sounds exactly like the command "wait" (no recognizer
 # can tell them apart: that's for the vocabulary to avoid). The v2.1 list gives the tuning split

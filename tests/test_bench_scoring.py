@@ -119,3 +119,11 @@ def test_the_coachs_own_line_heard_back_is_not_a_false_accept(bench):
                seconds=3600, items=cues), [det("ready", 6.4), det("stop", 20.2)], cpu=1.0, audio=3600)
     sp = s.report(["heldout"])["splits"]["heldout"]
     assert sp["fa_per_hour_by_kind"]["coach_echo"] == pytest.approx(1.0)
+
+
+def test_the_report_names_the_phrases_it_did_not_score(bench):
+    clip = lambda phrase: dict(command="pause", phrase=phrase, start=0.5, end=1.0)  # noqa: E731
+    manifest = {"files": [{"kind": "positive", "items": [clip("pause"), clip("wait"), clip("hold the bar")]}]}
+    assert bench.unscored_phrases(manifest) == " (the corpus's clips of 'hold the bar', 'wait', no longer a phrase: not scored)"
+    manifest["files"][0]["items"] = [clip("pause")]
+    assert bench.unscored_phrases(manifest) == ""
