@@ -63,6 +63,8 @@ class RecordingRecognizer(MoonshineRecognizer):
         words = words_of(heard.text)
         named = bool(words) and self._matcher.nearest(words)[2] == 0
         verdict = sphinx() if not named and heard.logprob < max(UNSURE) else None
+        if verdict is not None:
+            _ = verdict.ratio  # every setting's rule may need it: decoded now, in the stream's order
         self.records.append((end, verdict, heard, None if verdict is None else likelihood(verdict.text)))
         return super().decide(heard, lambda: verdict, end, likelihood)
 

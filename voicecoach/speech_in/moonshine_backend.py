@@ -147,7 +147,7 @@ class MoonshineRecognizer(SegmentedRecognizer):
     def __init__(self, vocabulary: Vocabulary, settings: MoonshineSettings = MoonshineSettings(),
                  transcriber: MoonshineTranscriber | None = None) -> None:
         self.s = settings
-        self._sphinx = PocketSphinxRecognizer(vocabulary, settings.sphinx)
+        self._sphinx = PocketSphinxRecognizer(vocabulary, settings.sphinx, garbage_when_asked=True)
         self._segmenter = self._sphinx.segmenter
         self._moonshine = transcriber or MoonshineTranscriber()
         self._matcher = PhraseMatcher(vocabulary, default_pronunciations().phones)
@@ -186,9 +186,19 @@ class MoonshineRecognizer(SegmentedRecognizer):
         verdict = sphinx()
         if verdict is None or not verdict.alone or verdict.heard_instead:
             return []
+        gap = likelihood(verdict.text) - heard.logprob
+        # PocketSphinx's ratio (its costliest search) is asked for only when the allowance it
+        # chooses decides: a gap within every allowance passes, one beyond all of them doesn't.
+        allowances = (self.s.rescue, self.s.verify, self.s.verify + 2.0 * self.s.backing)
+        if -min(allowances) <= gap or (-max(allowances) <= gap and gap >= -self._allowance(verdict)):
+            # Confidence: the phrase's odds against Moonshine's own transcript (PocketSphinx's own
+            # score would cost its garbage search).
+            return [Detection(verdict.command, verdict.text, round(float(np.exp(min(gap, 0.0))), 3), round(end, 3))]
+        return []
+
+    def _allowance(self, verdict: SphinxVerdict) -> float:
+        """How much less likely than Moonshine's transcript PocketSphinx's phrase may be."""
         if verdict.accepted:
             passed_by = (verdict.ratio - verdict.threshold) / RATIO_STEP
-            allowed = self.s.verify + self.s.backing * min(passed_by, 2.0)
-        else:
-            allowed = self.s.rescue
-        return [verdict.detection] if likelihood(verdict.text) - heard.logprob >= -allowed else []
+            return self.s.verify + self.s.backing * min(passed_by, 2.0)
+        return self.s.rescue

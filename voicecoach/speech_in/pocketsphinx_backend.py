@@ -30,10 +30,12 @@ independent); while the coach is talking, acceptance here is stricter.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -159,9 +161,10 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
     name = "pocketsphinx"
 
     def __init__(self, vocabulary: Vocabulary, settings: SphinxSettings = SphinxSettings(),
-                 enrollment: bool | Path = True) -> None:
+                 enrollment: bool | Path = True, garbage_when_asked: bool = False) -> None:
         """`enrollment`: use the lifter's templates from `voicecoach enroll` (True: the stored
-        ones, if any; a Path: that file; False: none)."""
+        ones, if any; a Path: that file; False: none). `garbage_when_asked`: decode the garbage
+        search only when a verdict's `ratio` is first read (for a caller that seldom needs it)."""
         import pocketsphinx as ps
 
         _silence_logs()
@@ -182,7 +185,8 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
                 self._decoder.add_jsgf_string(GARBAGE, filler_jsgf(vocabulary))
             else:
                 self._decoder.add_allphone_file(GARBAGE, phone_lm)
-            self._searches = [COMMANDS, GARBAGE]
+            # Run on every utterance, in this order; the garbage search perhaps only when asked.
+            self._searches = [COMMANDS] if garbage_when_asked else [COMMANDS, GARBAGE]
             if vocabulary.not_commands:
                 self._decoder.add_jsgf_string(DECOYS, grammar_jsgf(vocabulary, decoys=True))
                 self._searches.append(DECOYS)
@@ -191,6 +195,7 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         if self._templates is not None and not set(self._templates.commands) <= set(vocabulary.commands):
             self._templates = None  # made for another vocabulary: ignore rather than misfire
         self._warm = False
+        self._cmn: str | None = None  # the running cepstral mean the next utterance starts from
         self.trace: list[tuple] | None = None
         """Set to [] to record (time, hypothesis, ratio, frames, silence, echo, (decoy, margin) or None)
         per utterance (tuning)."""
@@ -201,10 +206,16 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         return self._templates is not None
 
     # -- internals ---------------------------------------------------------------------------
-    def _decode(self, audio: np.ndarray) -> tuple[dict[str, Hypothesis | None], float]:
-        """Decode one whole utterance with every search, at a normalized level (the acoustic
-        model's features are level-dependent, and a lifter two metres away is quiet): each
-        search's hypothesis, and the seconds the command grammar's path spent outside the phrase."""
+    def _decode(self, audio: np.ndarray) -> tuple[dict[str, Hypothesis | None], float,
+                                                  Callable[[], Hypothesis | None]]:
+        """Decode one whole utterance, at a normalized level (the acoustic model's features are
+        level-dependent, and a lifter two metres away is quiet): each search's hypothesis, the
+        seconds the command grammar's path spent outside the phrase, and the garbage decoder's
+        hypothesis as a callable. With `garbage_when_asked` that search, the costliest (the phone
+        loop is half of PocketSphinx's CPU), runs only when first asked for: the moonshine engine
+        seldom needs it. Each search also moves state the decoder keeps between utterances (its
+        front end's noise estimate), so a search run later leaves slightly different numbers for
+        the next utterance: in the third digit of its ratios."""
         x = audio.astype(np.float32)
         level = np.sqrt(np.mean(x**2)) + 1e-6
         gain = min(self.s.target_rms * 32768 / level, 100.0)
@@ -214,22 +225,34 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         # default, not this mic): decode it twice so the second pass uses a warmed-up one.
         for _ in range(1 if self._warm else 2):
             # Each search updates the decoder's running cepstral mean as it ends: every search
-            # starts from the same one, so their scores compare (the last search's update stays).
-            cmn = dec.get_cmn()
+            # starts from the same one, so their scores compare, and the next utterance starts
+            # from the last eager search's update (kept here: the garbage search may run later).
+            start = self._cmn or dec.get_cmn()
             hyps: dict[str, Hypothesis | None] = {}
             for name in self._searches:
-                dec.set_cmn(cmn)
-                dec.activate_search(name)
-                dec.start_utt()
-                dec.process_raw(raw, full_utt=False)
-                dec.end_utt()
-                hyps[name] = dec.hyp()
+                hyps[name] = self._search(name, raw, start)
                 if name == COMMANDS:
                     # 10 ms frames the grammar path spent outside the phrase: leftover words, not silence.
                     silence = sum(seg.end_frame - seg.start_frame + 1 for seg in dec.seg() or ()
                                   if seg.word in ("<sil>", "(NULL)", "<s>", "</s>") or seg.word.startswith("++")) * 0.01
+            self._cmn = dec.get_cmn()
         self._warm = True
-        return hyps, silence
+
+        @functools.cache
+        def garbage() -> Hypothesis | None:
+            return hyps[GARBAGE] if GARBAGE in hyps else self._search(GARBAGE, raw, start)
+
+        return hyps, silence, garbage
+
+    def _search(self, name: str, raw: bytes, cmn: str) -> Hypothesis | None:
+        """One search over the utterance `raw`, from the running cepstral mean `cmn`."""
+        dec = self._decoder
+        dec.set_cmn(cmn)
+        dec.activate_search(name)
+        dec.start_utt()
+        dec.process_raw(raw, full_utt=False)
+        dec.end_utt()
+        return dec.hyp()
 
     def _recognize(self, utterance: Utterance) -> list[Detection]:
         """Decode one candidate utterance and apply the rejection tests; with the lifter's
@@ -252,9 +275,9 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
         """Decode one utterance: the phrase the grammar heard and the rejection tests' figures,
         or None when the garbage decoder explains it better than any phrase could."""
         frames, echo = utterance.frames, utterance.echo
-        hyps, silence = self._decode(utterance.audio)
-        g, p, d = hyps[COMMANDS], hyps[GARBAGE], hyps.get(DECOYS)
-        if g is None or p is None or not g.hypstr:
+        hyps, silence, garbage = self._decode(utterance.audio)
+        g, d = hyps[COMMANDS], hyps.get(DECOYS)
+        if g is None or not g.hypstr:
             return None
         command = self.vocabulary.command_for(g.hypstr)
         if command is None:
@@ -262,17 +285,23 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
                 self.trace.append((utterance.end, "filler: " + g.hypstr, None, frames, None, None))
             return None
         seconds = len(utterance.audio) / SAMPLE_RATE
-        ratio = (_log(g.score) - _log(p.score)) / seconds
+
+        def ratio() -> float:
+            p = garbage()
+            return (_log(g.score) - _log(p.score)) / seconds if p is not None else -math.inf
+
         heard_instead = self._decoy_heard(d, g.score, seconds)
         strictness = self.vocabulary.strictness_of(command)
         threshold = self.s.threshold + (strictness - 1.0) * 0.1
         threshold += self.s.echo_margin * echo
-        if self.trace is not None:
-            self.trace.append((utterance.end, g.hypstr, round(ratio, 3), frames, round(silence, 2),
-                               round(echo * frames, 2), self._decoy_score(d, g.score, seconds)))
         # Over the coach's voice, residual echo around the command is aligned as "silence".
         max_silence = self.s.max_silence + 0.5 * echo + utterance.padding
-        return SphinxVerdict(command, g.hypstr, ratio, threshold, silence <= max_silence, utterance.end, heard_instead)
+        verdict = SphinxVerdict(command, g.hypstr, ratio, threshold, silence <= max_silence, utterance.end,
+                                heard_instead)
+        if self.trace is not None:
+            self.trace.append((utterance.end, g.hypstr, round(verdict.ratio, 3), frames, round(silence, 2),
+                               round(echo * frames, 2), self._decoy_score(d, g.score, seconds)))
+        return verdict
 
     def _decoy_score(self, d: Hypothesis | None, grammar_score: int, seconds: float) -> tuple[str, float] | None:
         """The not-command the decoy grammar heard (`d`) and by how much it beat the command, if any."""
@@ -299,8 +328,8 @@ class SphinxVerdict:
     command: str
     text: str
     """The phrase the grammar heard."""
-    ratio: float
-    """Per-second log-score of the grammar over the garbage decoder."""
+    ratio_of: Callable[[], float] = field(repr=False, compare=False)
+    """Decodes the garbage search for `ratio` (called once, when first needed)."""
     threshold: float
     """The ratio needed for this command here (strictness and echo included)."""
     alone: bool
@@ -310,6 +339,15 @@ class SphinxVerdict:
     heard_instead: str | None = None
     """The not-command the decoy grammar heard clearly better than the phrase, if any: then
     this is no command."""
+
+    @functools.cached_property
+    def ratio(self) -> float:
+        """Per-second log-score of the grammar over the garbage decoder (-inf if it found no path)."""
+        return self.ratio_of()
+
+    def __getstate__(self) -> dict:
+        # Pickled (the tuning script's records cross processes): settled, no decoder inside.
+        return {**self.__dict__, "ratio_of": functools.partial(float, self.ratio), "ratio": self.ratio}
 
     @property
     def accepted(self) -> bool:
