@@ -273,7 +273,7 @@ class PocketSphinxRecognizer(SegmentedRecognizer):
 
     def verdict(self, utterance: Utterance) -> SphinxVerdict | None:
         """Decode one utterance: the phrase the grammar heard and the rejection tests' figures,
-        or None when the garbage decoder explains it better than any phrase could."""
+        or None when it heard no phrase of the vocabulary."""
         frames, echo = utterance.frames, utterance.echo
         hyps, silence, garbage = self._decode(utterance.audio)
         g, d = hyps[COMMANDS], hyps.get(DECOYS)
