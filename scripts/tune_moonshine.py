@@ -52,8 +52,8 @@ FA_TARGET (corpus v2.3's partner words: none does)."""
 class RecordingRecognizer(MoonshineRecognizer):
     """The engine, keeping what each utterance's decision was made from. PocketSphinx decodes
     what the least strict `unsure` and `near` of the grid leave open: every unsure transcript
-    that isn't exactly a phrase (the engine decodes less: its running cepstral mean then sees
-    fewer utterances, a small difference)."""
+    that isn't exactly a phrase, with its garbage search (the engine decodes less: PocketSphinx's
+    running state then sees fewer searches, a small difference)."""
 
     def __init__(self, vocabulary) -> None:
         super().__init__(vocabulary)
