@@ -141,6 +141,11 @@ def test_the_decision_rule(vocab, engine):
     assert decide("Netflix.", -1.5, barely, lambda phrase: -1.5 - rec.s.verify - 0.1) == []
     assert decide("Netflix.", -1.5, below) == [("skip", "skip")]  # rescued: within `rescue`
     assert decide("Netflix.", -1.5, below, lambda phrase: -1.5 - rec.s.rescue - 0.1) == []
+    # Within the smaller allowance, or beyond the larger, PocketSphinx's ratio isn't decoded.
+    unread = dataclasses.replace(proposed, ratio_of=lambda: pytest.fail("the ratio was decoded"))
+    assert decide("Netflix.", -1.5, unread, lambda phrase: -1.5 - min(rec.s.verify, rec.s.rescue) + 0.1)
+    assert decide("Netflix.", -1.5, unread,
+                  lambda phrase: -1.5 - max(rec.s.verify + 2 * rec.s.backing, rec.s.rescue) - 0.1) == []
     assert decide("Netflix.", -1.5, dataclasses.replace(proposed, alone=False)) == []
     assert decide("Netflix.", -1.5, dataclasses.replace(proposed, heard_instead="two")) == []
     named = rec.decide(Transcript("Skip.", -0.1), lambda: None, 3.0, likely)

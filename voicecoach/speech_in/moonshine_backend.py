@@ -190,11 +190,11 @@ class MoonshineRecognizer(SegmentedRecognizer):
         # PocketSphinx's ratio (its costliest search) is asked for only when the allowance it
         # chooses decides: a gap within every allowance passes, one beyond all of them doesn't.
         allowances = (self.s.rescue, self.s.verify, self.s.verify + 2.0 * self.s.backing)
-        if -min(allowances) <= gap or (-max(allowances) <= gap and gap >= -self._allowance(verdict)):
-            # Confidence: the phrase's odds against Moonshine's own transcript (PocketSphinx's own
-            # score would cost its garbage search).
-            return [Detection(verdict.command, verdict.text, round(float(np.exp(min(gap, 0.0))), 3), round(end, 3))]
-        return []
+        if gap < -max(allowances) or (gap < -min(allowances) and gap < -self._allowance(verdict)):
+            return []
+        # Confidence: the phrase's odds against Moonshine's own transcript (PocketSphinx's own
+        # score would cost its garbage search).
+        return [Detection(verdict.command, verdict.text, round(float(np.exp(min(gap, 0.0))), 3), round(end, 3))]
 
     def _allowance(self, verdict: SphinxVerdict) -> float:
         """How much less likely than Moonshine's transcript PocketSphinx's phrase may be."""
