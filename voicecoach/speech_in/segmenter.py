@@ -19,7 +19,7 @@ import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
 from voicecoach.speech_in.echo import EchoCanceller, GateSettings, ResidualEchoGate, to_float
-from voicecoach.speech_in.vad import SileroVad
+from voicecoach.speech_in.vad import NoiseSuppressor, SileroVad
 
 FRAME = 480
 """Samples per frame (30 ms); everything downstream works on these."""
@@ -66,6 +66,13 @@ class SegmentSettings:
     -26 dBFS over -12 dB echo gives 0.6-1.1."""
     gate: GateSettings = GateSettings()
     """Residual-echo gating of each frame before the VAD sees it."""
+    vad_suppression: int = 0
+    """WebRTC noise suppression level (1-4; 0: off) of what the VAD hears, never of what the
+    decoders get, and only while the background is loud and steady (`suppression_floor`)."""
+    suppression_floor: float = -60.0
+    """The VAD hears suppressed audio while the quietest frame of the last second is louder than
+    this (dBFS): a steady background. Not in quiet or between plates, where suppression only
+    dulled a word's soft onset (session 15: it cost a clean "skip")."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,9 @@ class UtteranceSegmenter:
     def __init__(self, settings: SegmentSettings = SegmentSettings()) -> None:
         self.s = settings
         self._vad = SileroVad()
+        self._suppressor = NoiseSuppressor(settings.vad_suppression) if settings.vad_suppression else None
+        self._floor_frames: deque[float] = deque(maxlen=34)  # the last 1.02 s of frames' energies
+        self._floor_energy = 10 ** (settings.suppression_floor / 10)
         self._pending = np.zeros(0, np.int16)
         self._pending_ref = np.zeros(0, np.float32)
         self._frames = 0  # frames consumed: the audio clock
@@ -199,6 +209,12 @@ class UtteranceSegmenter:
 
     def _info(self, ungated: np.ndarray, gated: np.ndarray, energy: float, echo_e: float, unsure: bool) -> _FrameInfo:
         """Run the VAD on the gated frame (of `energy`) and package what the gates need to know."""
+        if self._suppressor is not None:
+            # Always run, so its noise estimate is current when the background turns steady.
+            suppressed = self._suppressor.process(gated)
+            self._floor_frames.append(energy)
+            if min(self._floor_frames) > self._floor_energy:
+                gated = suppressed
         self._vad.feed(gated)
         threshold = self.s.onset if self._segment is None else self.s.offset
         speech = self._vad.prob >= threshold and energy >= self._min_energy
