@@ -8,7 +8,9 @@ benchmark's own scoring (scripts/bench_commands.py), PocketSphinx's threshold in
 verdicts are re-judged against each), and prints, per setting, accuracy per SNR and false
 accepts per hour, then the pick (`pick`): of the settings with at most issue 6's 0.5 false
 accepts an hour, the best mean accuracy over the SNRs; if none has so few, the fewest false
-accepts among the settings within 3 points of the best mean accuracy.
+accepts among the settings within 3 points of the best mean accuracy. (The settings shipped since
+session 16 are not that pick but, from the same grid, the most commands at no more false
+accepts than the settings before them: docs/moonshine.md, "Session 16".)
 
 Only the tuning splits (--splits: tuning, the espeak-ng voices, by default; tuning-neural, Piper's
 joe, from corpus v2.4; both pooled): the held-out ones measure what this chose. (Session 13's
