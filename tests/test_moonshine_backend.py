@@ -211,6 +211,7 @@ def test_a_transcript_cut_off_at_the_token_cap_says_so(transcriber):
     own = transcriber.score(encoded, [capped.text])[0]
     assert own < capped.logprob - 3, (capped, own)
 
+
 def test_moonshine_hears_more_of_the_quiet_around_a_word(vocab):
     x, spans = sequence(["stop"], level=0.05, lead=1.0)
     segmenter = UtteranceSegmenter()

@@ -57,8 +57,7 @@ COMMANDS = ["stop", "pause", "ready", "done", "slower", "faster", "skip", "repea
 
 def segment(x: np.ndarray, suppression: int) -> list:
     seg = UtteranceSegmenter(SegmentSettings(vad_suppression=suppression))
-    pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16)
-    return [u for a in range(0, len(pcm), 1600) for u in seg.feed(pcm[a : a + 1600])] + seg.flush()
+    return seg.feed(x) + seg.flush()
 
 
 def found(utterances: list, spans: list) -> list[str]:
