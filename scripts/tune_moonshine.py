@@ -16,7 +16,7 @@ Only the tuning splits (--splits: tuning, the espeak-ng voices, by default; tuni
 joe, from corpus v2.4; both pooled): the held-out ones measure what this chose. (Session 13's
 pick, on corpus v2.3's tuning split, measured worse there and was not shipped: docs/moonshine.md.)
 
-    python scripts/tune_moonshine.py [CORPUS] [--jobs 2] [--splits tuning,tuning-neural]
+    python scripts/tune_moonshine.py [CORPUS] [--jobs 2] [--splits tuning,tuning-neural] [--records FILE]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import itertools
 import json
+import pickle
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -44,6 +45,7 @@ VERIFY = (5.0, 6.0, 6.5, 8.0)
 BACKING = (0.0, 1.0, 2.0, 3.0)
 RESCUE = (None, 3.0, 5.0)
 NEAR = (0.2, 0.25, 0.34)
+NEAR_GAP = (None, 2.0, 4.0)
 TUNING_SPLITS = ("tuning", "tuning-neural")
 FA_TARGET = 0.5
 SLACK = 3.0
@@ -63,11 +65,14 @@ class RecordingRecognizer(MoonshineRecognizer):
 
     def decide(self, heard, sphinx, end, likelihood):
         words = words_of(heard.text)
-        named = bool(words) and self._matcher.nearest(words)[2] == 0
-        verdict = sphinx() if not named and heard.logprob < max(UNSURE) else None
+        _, phrase, distance = self._matcher.nearest(words) if words else (None, "", float("inf"))
+        verdict = sphinx() if distance > 0 and heard.logprob < max(UNSURE) else None
         if verdict is not None:
             _ = verdict.ratio  # every setting's rule may need it: decoded now, in the stream's order
-        self.records.append((end, verdict, heard, None if verdict is None else likelihood(verdict.text)))
+        # Moonshine's score of every phrase a setting's rule may ask about: PocketSphinx's, and
+        # the one a transcript is only near (for `near_gap`).
+        asked = ([verdict.text] if verdict is not None else []) + ([phrase] if 0 < distance <= max(NEAR) else [])
+        self.records.append((end, verdict, heard, {p: likelihood(p) for p in asked}))
         return super().decide(heard, lambda: verdict, end, likelihood)
 
 
@@ -94,6 +99,9 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--splits", default="tuning",
                     help=f"comma-separated, pooled: {', '.join(TUNING_SPLITS)} (never a held-out one)")
+    ap.add_argument("--records", type=Path,
+                    help="keep the streamed records in this file, and score them from it when it exists "
+                         "(the same code and files: a grid re-scored without streaming again)")
     args = ap.parse_args()
     if args.jobs < 1:
         ap.error("--jobs must be at least 1")
@@ -108,19 +116,27 @@ def main() -> None:
     files = [f for f in manifest["files"] if f["split"] in splits]
     if missing := [s for s in splits if not any(f["split"] == s for f in files)]:
         sys.exit(f"error: {corpus} has no {', '.join(missing)} split (scripts/make_command_corpus.py --splits)")
-    records = []
-    with ProcessPoolExecutor(args.jobs) as pool:
-        runs = pool.map(record, [corpus / f["path"] for f in files],
-                        [corpus / f["playback"] if f.get("playback") else None for f in files])
-        for i, (f, recs) in enumerate(zip(files, runs), 1):
-            records.append(recs)
-            print(f"  [{i}/{len(files)}] {f['path']}: {len(recs)} utterances", file=sys.stderr, flush=True)
+    if args.records and args.records.exists():
+        saved = pickle.loads(args.records.read_bytes())
+        if saved["files"] != [f["path"] for f in files]:
+            sys.exit(f"error: {args.records} holds records of other files; delete it to record again")
+        records = saved["records"]
+    else:
+        records = []
+        with ProcessPoolExecutor(args.jobs) as pool:
+            runs = pool.map(record, [corpus / f["path"] for f in files],
+                            [corpus / f["playback"] if f.get("playback") else None for f in files])
+            for i, (f, recs) in enumerate(zip(files, runs), 1):
+                records.append(recs)
+                print(f"  [{i}/{len(files)}] {f['path']}: {len(recs)} utterances", file=sys.stderr, flush=True)
+        if args.records:
+            args.records.write_bytes(pickle.dumps({"files": [f["path"] for f in files], "records": records}))
 
     def line(name: str, r: dict) -> str:
         acc = " / ".join(bench.pct(r["accuracy"][s]) for s in bench.SNR_ORDER)
         return f"| {name} | {acc} | {r['fa_per_hour']:.1f} |"
 
-    print("| setting (threshold, near, unsure, verify, backing, rescue) | accuracy clean / 20 / 10 / 5 / 0 dB "
+    print("| setting (threshold, near, near_gap, unsure, verify, backing, rescue) | accuracy clean / 20 / 10 / 5 / 0 dB "
           "| false accepts / h |")
     print("|---|---|---|")
     rec = MoonshineRecognizer(load_vocabulary())  # only its decide() is used
@@ -131,12 +147,14 @@ def main() -> None:
         shift = threshold - recorded.threshold
         judged = [[(e, None if s is None else dataclasses.replace(s, threshold=s.threshold + shift), h, p)
                    for e, s, h, p in recs] for recs in records]
-        for near, unsure, verify, backing, rescue in itertools.product(NEAR, UNSURE, VERIFY, BACKING, RESCUE):
-            rec.s = MoonshineSettings(near=near, unsure=unsure, verify=verify, backing=backing,
+        for near, near_gap, unsure, verify, backing, rescue in itertools.product(NEAR, NEAR_GAP, UNSURE, VERIFY,
+                                                                                 BACKING, RESCUE):
+            rec.s = MoonshineSettings(near=near, near_gap=float("inf") if near_gap is None else near_gap,
+                                      unsure=unsure, verify=verify, backing=backing,
                                       rescue=float("-inf") if rescue is None else rescue,
                                       sphinx=dataclasses.replace(recorded, threshold=threshold))
-            r = scored(files, judged, lambda e, s, h, p: rec.decide(h, lambda: s, e, lambda phrase: p))
-            results.append(((threshold, near, unsure, verify, backing, rescue), r))
+            r = scored(files, judged, lambda e, s, h, p: rec.decide(h, lambda: s, e, p.__getitem__))
+            results.append(((threshold, near, near_gap, unsure, verify, backing, rescue), r))
             print(line(", ".join(map(str, results[-1][0])), r), flush=True)
     k, r = pick(results)
     print(f"\npick: {line(', '.join(map(str, k)), r)}")

@@ -131,6 +131,12 @@ def test_the_decision_rule(vocab, engine):
     assert decide("Spaghetti.", -0.2, proposed) == [] and not asked  # sure of other words: a veto
     assert decide("Two.", -4.0, proposed) == [] and not asked  # a not-command, however unsure
     assert decide("Skip.", -0.1, None) == [("skip", "skip")] and not asked  # named by the transcript alone
+    # Only near a phrase ("Step." is a phone away from "stop"): it names the command only if
+    # Moonshine finds the phrase nearly as likely as what it wrote (noise blurred a "stop")...
+    assert decide("Step.", -0.1, None, lambda phrase: -0.1 - rec.s.near_gap + 0.1) == [("stop", "stop")]
+    # ...not when it clearly heard the other word; then the transcript is weighed as any other.
+    assert decide("Step.", -0.1, proposed, lambda phrase: -0.1 - rec.s.near_gap - 0.1) == [] and not asked
+    assert decide("Step.", -1.5, proposed, {"stop": -9.0, "skip": -2.0}.get) == [("skip", "skip")] and asked
     # Unsure: PocketSphinx's phrase is weighed by how likely Moonshine finds it.
     assert decide("Netflix.", -1.5, proposed) == [("skip", "skip")] and asked
     # PocketSphinx passed its threshold by over two RATIO_STEPs: `backing` counts twice.
