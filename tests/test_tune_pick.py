@@ -1,5 +1,7 @@
 """The settings pick of scripts/tune_moonshine.py, on made-up grid results."""
 
+import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -30,3 +32,14 @@ def test_it_refuses_to_tune_on_a_held_out_split(tmp_path):
     run = subprocess.run([sys.executable, str(script), str(tmp_path), "--splits", "tuning,heldout-neural"],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "heldout-neural is not a tuning split" in run.stderr
+
+
+def test_records_of_other_files_are_refused(tmp_path):
+    # Kept records are scored again only for the very files they were streamed from.
+    script = Path(__file__).resolve().parent.parent / "scripts" / "tune_moonshine.py"
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": [{"path": "tuning/a.wav", "split": "tuning"}]}))
+    records = tmp_path / "records.pkl"
+    records.write_bytes(pickle.dumps({"files": ["tuning/b.wav"], "records": [[]]}))
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), "--records", str(records)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "holds records of other files" in run.stderr
