@@ -3,10 +3,10 @@
 
 Streams every tuning file once through the engine, recording for each utterance the segmenter
 let through: PocketSphinx's verdict, Moonshine's transcript and Moonshine's log-probability of
-PocketSphinx's phrase and of the phrase the transcript is only near (for `near_gap`). Then scores a grid of `MoonshineSettings` on those records with the
-benchmark's own scoring (scripts/bench_commands.py), PocketSphinx's threshold included (its
-verdicts are re-judged against each), and prints, per setting, accuracy per SNR and false
-accepts per hour, then the pick (`pick`): of the settings with at most issue 6's 0.5 false
+PocketSphinx's phrase and of the phrase the transcript is only near (for `near_gap`). Then
+scores a grid of `MoonshineSettings` on those records with the benchmark's own scoring
+(scripts/bench_commands.py), PocketSphinx's threshold included (its verdicts are re-judged
+against each), and prints, per setting, accuracy per SNR and false accepts per hour, then the pick (`pick`): of the settings with at most issue 6's 0.5 false
 accepts an hour, the best mean accuracy over the SNRs; if none has so few, the fewest false
 accepts among the settings within 3 points of the best mean accuracy. (The settings shipped since
 session 17 are not that pick but, from the same grid, the fewest false accepts among the
@@ -137,8 +137,8 @@ def main() -> None:
         acc = " / ".join(bench.pct(r["accuracy"][s]) for s in bench.SNR_ORDER)
         return f"| {name} | {acc} | {r['fa_per_hour']:.1f} |"
 
-    print("| setting (threshold, near, near_gap, unsure, verify, backing, rescue) | accuracy clean / 20 / 10 / 5 / 0 dB "
-          "| false accepts / h |")
+    print("| setting (threshold, near, near_gap, unsure, verify, backing, rescue) "
+          "| accuracy clean / 20 / 10 / 5 / 0 dB | false accepts / h |")
     print("|---|---|---|")
     rec = MoonshineRecognizer(load_vocabulary())  # only its decide() is used
     recorded = MoonshineSettings().sphinx
