@@ -179,8 +179,10 @@ class MoonshineRecognizer(SegmentedRecognizer):
             if enrolled is not None:
                 return [enrolled]
         encoded = self._moonshine.encode(utterance.context.astype(np.float32) / 32768.0)
-        return self.decide(self._moonshine.decode(encoded), sphinx, utterance.end,
-                           lambda phrase: max(self._moonshine.score(encoded, written_forms(phrase))))
+        # Cached: a transcript only near "stop" may send the utterance on to PocketSphinx, whose
+        # phrase is then often that same "stop".
+        likelihood = functools.cache(lambda phrase: max(self._moonshine.score(encoded, written_forms(phrase))))
+        return self.decide(self._moonshine.decode(encoded), sphinx, utterance.end, likelihood)
 
     def decide(self, heard: Transcript, sphinx: Callable[[], SphinxVerdict | None], end: float,
                likelihood: Callable[[str], float]) -> list[Detection]:
