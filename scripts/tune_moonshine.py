@@ -118,10 +118,14 @@ def main() -> None:
     if missing := [s for s in splits if not any(f["split"] == s for f in files)]:
         sys.exit(f"error: {corpus} has no {', '.join(missing)} split (scripts/make_command_corpus.py --splits)")
     if args.records and args.records.exists():
-        saved = pickle.loads(args.records.read_bytes())
-        if saved["files"] != [f["path"] for f in files]:
+        try:
+            saved = pickle.loads(args.records.read_bytes())
+            kept, records = saved["files"], saved["records"]
+        except (OSError, pickle.UnpicklingError, EOFError, TypeError, KeyError) as exc:
+            sys.exit(f"error: {args.records} is not a records file of this script ({type(exc).__name__}); "
+                     "delete it to record again")
+        if kept != [f["path"] for f in files]:
             sys.exit(f"error: {args.records} holds records of other files; delete it to record again")
-        records = saved["records"]
     else:
         records = []
         with ProcessPoolExecutor(args.jobs) as pool:
@@ -131,7 +135,10 @@ def main() -> None:
                 records.append(recs)
                 print(f"  [{i}/{len(files)}] {f['path']}: {len(recs)} utterances", file=sys.stderr, flush=True)
         if args.records:
-            args.records.write_bytes(pickle.dumps({"files": [f["path"] for f in files], "records": records}))
+            try:
+                args.records.write_bytes(pickle.dumps({"files": [f["path"] for f in files], "records": records}))
+            except OSError as exc:  # the grid is still scored from what was streamed
+                print(f"warning: records not kept in {args.records}: {exc.strerror}", file=sys.stderr)
 
     def line(name: str, r: dict) -> str:
         acc = " / ".join(bench.pct(r["accuracy"][s]) for s in bench.SNR_ORDER)

@@ -34,7 +34,7 @@ def test_it_refuses_to_tune_on_a_held_out_split(tmp_path):
     assert run.returncode == 2 and "heldout-neural is not a tuning split" in run.stderr
 
 
-def test_records_of_other_files_are_refused(tmp_path):
+def test_records_of_other_files_or_damaged_are_refused(tmp_path):
     # Kept records are scored again only for the very files they were streamed from.
     script = Path(__file__).resolve().parent.parent / "scripts" / "tune_moonshine.py"
     (tmp_path / "manifest.json").write_text(json.dumps({"files": [{"path": "tuning/a.wav", "split": "tuning"}]}))
@@ -43,3 +43,7 @@ def test_records_of_other_files_are_refused(tmp_path):
     run = subprocess.run([sys.executable, str(script), str(tmp_path), "--records", str(records)],
                          capture_output=True, text=True)
     assert run.returncode == 1 and "holds records of other files" in run.stderr
+    records.write_bytes(b"not a pickle")
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), "--records", str(records)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "is not a records file" in run.stderr and "Traceback" not in run.stderr
