@@ -6,9 +6,10 @@ let through: PocketSphinx's verdict, Moonshine's transcript and Moonshine's log-
 PocketSphinx's phrase and of the phrase the transcript is only near (for `near_gap`). Then
 scores a grid of `MoonshineSettings` on those records with the benchmark's own scoring
 (scripts/bench_commands.py), PocketSphinx's threshold included (its verdicts are re-judged
-against each), and prints, per setting, accuracy per SNR and false accepts per hour, then the pick (`pick`): of the settings with at most issue 6's 0.5 false
-accepts an hour, the best mean accuracy over the SNRs; if none has so few, the fewest false
-accepts among the settings within 3 points of the best mean accuracy. (The settings shipped since
+against each), and prints, per setting, accuracy per SNR and false accepts per hour, then the
+pick (`pick`): of the settings with at most issue 6's 0.5 false accepts an hour, the best mean
+accuracy over the SNRs; if none has so few, the fewest false accepts among the settings within
+3 points of the best mean accuracy. (The settings shipped since
 session 17 are not that pick but, from the same grid, the fewest false accepts among the
 settings with no fewer clean commands than session 16's and at most 8 fewer commands in all:
 docs/moonshine.md, "Session 17".)
