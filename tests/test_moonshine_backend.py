@@ -175,6 +175,20 @@ def test_the_decision_rule(vocab, engine):
     assert 0 < named[0].confidence <= 1 and named[0].detected_at == 3.0
 
 
+def test_an_enrolled_template_gives_way_only_to_what_moonshine_clearly_heard(engine):
+    rec = engine()
+    contradicts = lambda text, logprob, command="done": rec.contradicts(Transcript(text, logprob), command)  # noqa: E731
+    sure, unsure = rec.s.unsure + 0.1, rec.s.unsure - 2.0
+    # Another phrase word for word, however unsure: a count, "hold", another command.
+    assert contradicts("Four.", unsure) and contradicts("Hold.", unsure) and contradicts("Stop.", unsure)
+    # The command's own phrase, or near it (noise blurred it), never.
+    assert not contradicts("Done.", sure) and not contradicts("Dun.", sure)
+    # Other words: only when Moonshine is sure of them.
+    assert contradicts("Spaghetti.", sure) and not contradicts("Spaghetti.", unsure)
+    assert contradicts("Top.", sure) and not contradicts("Top.", unsure)  # near "stop", not "done"
+    assert not contradicts("", sure)  # it heard no words: the template's evidence stands
+
+
 def test_pocketsphinx_decodes_its_garbage_search_only_when_asked(vocab):
     # The phone loop is half of PocketSphinx's CPU, and the moonshine engine's rule seldom needs
     # it. Decoded when asked for, it gives the same verdicts, and ratios within PocketSphinx's
