@@ -187,6 +187,7 @@ def test_an_enrolled_template_gives_way_only_to_what_moonshine_clearly_heard(eng
     assert contradicts("Spaghetti.", sure) and not contradicts("Spaghetti.", unsure)
     assert contradicts("Top.", sure) and not contradicts("Top.", unsure)  # near "stop", not "done"
     assert not contradicts("", sure)  # it heard no words: the template's evidence stands
+    assert not contradicts("Spaghetti.", sure, "pain") and not contradicts("Hold.", sure, "pain")  # never dropped
 
 
 def test_pocketsphinx_decodes_its_garbage_search_only_when_asked(vocab):

@@ -40,6 +40,7 @@ from voicecoach.speech_in.moonshine_model import MoonshineTranscriber, Transcrip
 from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxSettings, SphinxVerdict
 from voicecoach.speech_in.pronouncing import default_pronunciations
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, SegmentSettings, Utterance
+from voicecoach.speech_in.self_echo import NEVER_DROPPED
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 
@@ -190,10 +191,12 @@ class MoonshineRecognizer(SegmentedRecognizer):
         proposes: it is another phrase of the vocabulary word for word ("Hold.", "Four.", "No."),
         however unsure Moonshine was; or, written with at least `unsure` log-probability, it
         isn't within `near` of the command's phrase. No words, and other doubtful transcripts,
-        leave the template standing: a template is there for a voice Moonshine hears poorly. On four tuning voices this kept all of enrollment's gain and took its false
+        leave the template standing: a template is there for a voice Moonshine hears poorly. The
+        pain command's template always stands, as it is never dropped for echo (`self_echo.py`):
+        a set stopped by a false "that hurts" costs less than a missed one. On four tuning voices this kept all of enrollment's gain and took its false
         commands on words said alone from 28 to 19 of 336 (session 18, docs/moonshine.md)."""
         words = words_of(heard.text)
-        if not words:
+        if not words or command in NEVER_DROPPED:
             return False
         named, _, distance = self._matcher.nearest(words)
         if distance == 0:
