@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from speech_helpers import RATE, pink, say, sequence
+from speech_helpers import RATE, babble, pink, say, sequence
+from test_recognizer import SENTENCES
 from voicecoach.speech_in.engines import EngineError
 from voicecoach.speech_in.segmenter import FRAME, SegmentSettings, UtteranceSegmenter
 from voicecoach.speech_in.vad import MODEL_PATH, NoiseSuppressor, SileroVad
@@ -55,8 +56,8 @@ COMMANDS = ["stop", "pause", "ready", "done", "slower", "faster", "skip", "repea
             "resume", "that hurts"]
 
 
-def segment(x: np.ndarray, suppression: int) -> list:
-    seg = UtteranceSegmenter(SegmentSettings(vad_suppression=suppression))
+def segment(x: np.ndarray, suppression: int, **settings) -> list:
+    seg = UtteranceSegmenter(SegmentSettings(vad_suppression=suppression, **settings))
     return seg.feed(x) + seg.flush()
 
 
@@ -84,6 +85,31 @@ def test_in_quiet_the_vad_hears_the_audio_as_it_is():
     plain, suppressed = segment(quiet, 0), segment(quiet, 1)
     assert found(plain, spans) == COMMANDS
     assert [(u.end, u.audio.tobytes()) for u in suppressed] == [(u.end, u.audio.tobytes()) for u in plain]
+
+
+def test_over_chatter_the_louder_voice_is_heard():
+    # Five talkers across the room keep Silero hearing speech: without the gate the utterance
+    # never ends and no command is found. Measured: 0 of 48 without it, 16 with it.
+    x, spans = sequence(COMMANDS, gap=1.5, level=0.05)
+    total = {0.0: 0, 0.6: 0}
+    for seed in (1, 2):
+        for snr in (10, 5):
+            chatter = (x + babble(len(x), seed=seed) * 0.05 / 10 ** (snr / 20)).astype(np.float32)
+            for share in total:
+                total[share] += len(found(segment(chatter, 1, talk_share=share), spans))
+    assert total[0.0] <= 2 and total[0.6] >= 12, total
+
+
+def test_one_talker_near_the_mic_is_not_cut_into_commands():
+    # A partner talking on and on keeps Silero as busy as chatter does, but their pauses fall to
+    # the room's noise: the gate stays off, so their sentences remain too long to be commands.
+    # A gate blind to that (any spread) cut them into 6-9 command-sized pieces.
+    for voice in ("en-gb", "en-us+f3"):
+        talk, _ = sequence(SENTENCES * 2, gap=0.3, level=0.05, voice=voice)
+        for snr in (20, 10):
+            x = (talk + pink(len(talk), 3) * 0.05 / 10 ** (snr / 20)).astype(np.float32)
+            assert segment(x, 1, talk_share=0.6) == segment(x, 1) == []
+            assert len(segment(x, 1, talk_share=0.6, talk_spread=99.0)) >= 4
 
 
 def test_noise_suppression_without_its_package_is_a_clear_error(monkeypatch):

@@ -69,6 +69,19 @@ class SegmentSettings:
     vad_suppression: int = 0
     """WebRTC noise suppression level (1-4; 0: off) of what the VAD hears, never of what the
     decoders get, and only while the background is loud and steady (`suppression_floor`)."""
+    talk_share: float = 0.0
+    """While the VAD heard speech in more than this share of the last `talk_window` seconds and
+    that window's loudness was steady (`talk_spread`), the background is people talking (0:
+    never): then a frame is the lifter's speech only if it is also `talk_margin` dB louder than
+    the median frame of the window. Without this, a gym's chatter made one endless utterance and
+    no command was heard."""
+    talk_window: float = 3.0
+    talk_margin: float = 6.0
+    talk_spread: float = 3.5
+    """Steady: the window's median frame energy at most this many dB above its 20th percentile.
+    Many voices at once fill each other's pauses; one talker near the mic doesn't, and cut into
+    pieces by the gate their sentences became command-sized utterances (session 18: on the
+    tuning split chatter's spread is 2.5-4.2 dB, one talker's over steady noise 3.5-14)."""
     suppression_floor: float = -60.0
     """The VAD hears suppressed audio while the quietest frame of the last second is louder than
     this (dBFS): a steady background. Not in quiet or between plates, where suppression only
@@ -127,6 +140,11 @@ class UtteranceSegmenter:
         self._suppressor = NoiseSuppressor(settings.vad_suppression) if settings.vad_suppression else None
         self._floor_frames: deque[float] = deque(maxlen=34)  # the last 1.02 s of frames' energies
         self._floor_energy = 10 ** (settings.suppression_floor / 10)
+        talk_frames = max(1, round(settings.talk_window / FRAME_S))
+        self._talk_heard: deque[bool] = deque(maxlen=talk_frames)  # the VAD's own verdicts
+        self._talk_energy: deque[float] = deque(maxlen=talk_frames)
+        self._talk_margin = 10 ** (settings.talk_margin / 10)
+        self._talk_spread = 10 ** (settings.talk_spread / 10)
         self._pending = np.zeros(0, np.int16)
         self._pending_ref = np.zeros(0, np.float32)
         self._frames = 0  # frames consumed: the audio clock
@@ -218,7 +236,19 @@ class UtteranceSegmenter:
         self._vad.feed(gated)
         threshold = self.s.onset if self._segment is None else self.s.offset
         speech = self._vad.prob >= threshold and energy >= self._min_energy
+        if self.s.talk_share:
+            speech = self._above_talk(speech, energy)
         return _FrameInfo(ungated, speech, energy, echo_e, unsure)
+
+    def _above_talk(self, speech: bool, energy: float) -> bool:
+        """`speech` (the VAD's verdict on a frame of `energy`), unless the background is talk
+        and the frame isn't louder than it (`SegmentSettings.talk_share`)."""
+        self._talk_heard.append(speech)
+        self._talk_energy.append(energy)
+        if not speech or sum(self._talk_heard) <= self.s.talk_share * self._talk_heard.maxlen:
+            return speech
+        low, median = np.percentile(self._talk_energy, (20, 50))
+        return median > self._talk_spread * low or energy >= self._talk_margin * median
 
     def _frame(self, frame: np.ndarray, ref: np.ndarray) -> list[Utterance]:
         self._frames += 1
