@@ -82,7 +82,7 @@ def test_the_moonshine_engine_takes_the_templates_unless_moonshine_heard_other_w
     after, false_after = right(vocab, None, 10.0, engine="moonshine"), false_commands()
     monkeypatch.setattr(MoonshineRecognizer, "contradicts", lambda self, heard, command: False)
     false_unchecked = false_commands()
-    # Measured: 14 -> 24 of 24; words alone 5 before enrolling, 9 after, 14 if Moonshine's
+    # Measured: 14 -> 24 of 24; words alone 5 before enrolling, 10 after, 14 if Moonshine's
     # transcript never contradicted a template ("Hold.", "No," and "Four." said alone).
     assert after >= before + 6, (before, after)
     assert false_after <= false_unchecked - 3 and false_after <= false_before + 6, (false_before, false_after,

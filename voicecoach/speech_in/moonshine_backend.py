@@ -195,8 +195,10 @@ class MoonshineRecognizer(SegmentedRecognizer):
         isn't within `near` of the command's phrase. No words, and other doubtful transcripts,
         leave the template standing: a template is there for a voice Moonshine hears poorly. The
         pain command's template always stands, as it is never dropped for echo (`self_echo.py`):
-        a set stopped by a false "that hurts" costs less than a missed one. On four tuning voices this kept all of enrollment's gain and took its false
-        commands on words said alone from 28 to 19 of 336 (session 18, docs/moonshine.md)."""
+        a set stopped by a false "that hurts" costs less than a missed one. On four tuning voices
+        this kept all of enrollment's gain and took its false commands on words said alone from
+        28 to 19 of 336; on the held-out voices it saved fewer and cost enrolled commands over a
+        loud beat (session 18, docs/moonshine.md)."""
         words = words_of(heard.text)
         if not words or command in NEVER_DROPPED:
             return False
