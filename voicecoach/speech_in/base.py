@@ -10,6 +10,10 @@ import numpy as np
 SAMPLE_RATE = 16000
 """Rate of the audio every recognizer is fed (hertz, mono int16)."""
 
+NEVER_DROPPED = frozenset({"pain"})
+"""Commands no filter second-guesses once a recognizer heard them (the coach's echo, an enrolled
+template's veto): a set stopped by a false "that hurts" costs less than a missed one."""
+
 
 @dataclass(frozen=True)
 class Detection:

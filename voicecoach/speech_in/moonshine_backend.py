@@ -35,12 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicecoach.speech_in.base import Detection
+from voicecoach.speech_in.base import NEVER_DROPPED, Detection
 from voicecoach.speech_in.moonshine_model import MoonshineTranscriber, Transcript, written_forms
 from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxSettings, SphinxVerdict
 from voicecoach.speech_in.pronouncing import default_pronunciations
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, SegmentSettings, Utterance
-from voicecoach.speech_in.self_echo import NEVER_DROPPED
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 
@@ -194,11 +193,10 @@ class MoonshineRecognizer(SegmentedRecognizer):
         however unsure Moonshine was; or, written with at least `unsure` log-probability, it
         isn't within `near` of the command's phrase. No words, and other doubtful transcripts,
         leave the template standing: a template is there for a voice Moonshine hears poorly. The
-        pain command's template always stands, as it is never dropped for echo (`self_echo.py`):
-        a set stopped by a false "that hurts" costs less than a missed one. On four tuning voices
-        this kept all of enrollment's gain and took its false commands on words said alone from
-        28 to 19 of 336; on the held-out voices it saved fewer and cost enrolled commands over a
-        loud beat (session 18, docs/moonshine.md)."""
+        pain command's template always stands (`NEVER_DROPPED`). On four tuning voices this kept
+        all of enrollment's gain and took its false commands on words said alone from 28 to 19
+        of 336; on the held-out voices it saved fewer and cost enrolled commands over a loud
+        beat (session 18, docs/moonshine.md)."""
         words = words_of(heard.text)
         if not words or command in NEVER_DROPPED:
             return False

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .base import Detection
+from .base import NEVER_DROPPED, Detection
 from .pronouncing import Pronunciations, default_pronunciations
 
 HEARD_WITHIN = 1.0
@@ -27,7 +27,6 @@ a phrase at most about this long after it ends (the benchmark's latency p95 is 0
 ECHO_TAIL = 0.3
 """Seconds a line goes on sounding in the room after the coach stops playing it: speaker and
 device delay plus reverberation."""
-NEVER_DROPPED = frozenset({"pain"})
 
 SpokenLine = tuple[float, float, str]
 """(start, end, text): a line the coach played, in session seconds."""
