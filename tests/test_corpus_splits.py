@@ -21,6 +21,10 @@ def test_the_neural_split_reads_only_held_out_text(corpus):
 def test_no_split_trains_on_a_held_out_synthesizer(corpus):
     held = {syn for s in ("heldout-other", "heldout-neural") for syn, _ in corpus.SPLIT[s]["synths"]}
     assert held == {"flite", "festival", "hibari"}
+    # the chatter split: the held-out neural voice, over talkers in the held-out synthesizers
+    chatter = corpus.SPLIT["heldout-chatter"]
+    assert chatter["synths"] == corpus.SPLIT["heldout-neural"]["synths"] and chatter["talkers"] == "heldout-other"
+    assert corpus.deal(list(range(30)), "heldout-chatter") == corpus.deal(list(range(30)), "heldout-other")
     assert "synths" not in corpus.SPLIT["tuning"]  # tuning is espeak-ng only
     assert corpus.SPLIT["tuning-neural"]["synths"] == [["piper", "joe"]]  # the neural head's training voice
 
@@ -30,7 +34,7 @@ def test_the_neural_tuning_split_reads_tuning_text_and_leaves_the_others_alone(c
     assert corpus.deal(items, "tuning-neural") == corpus.deal(items, "tuning")
     assert corpus.FORTUNES.get("tuning-neural") is None  # it reads tuning's fortune files too
     # each split's random stream is seeded by its index: a new split goes last
-    assert corpus.SPLITS[:4] == ["tuning", "heldout", "heldout-other", "heldout-neural"]
+    assert corpus.SPLITS[:5] == ["tuning", "heldout", "heldout-other", "heldout-neural", "tuning-neural"]
 
 
 def test_adding_a_split_keeps_the_other_splits_files(corpus):
@@ -51,3 +55,18 @@ def test_the_partner_words_are_tuning_text_no_held_out_split_says(corpus):
     # not a word the held-out splits say alone, nor one the vocabulary decides by itself
     assert not partner & set(corpus.ISOLATED_WORDS)
     assert not partner & (set(vocab.phrases) | set(vocab.not_commands))
+
+
+def test_chatter_is_talkers_saying_the_pool_s_sentences(corpus):
+    import numpy as np
+
+    # Three "sentences": a tone each, so the mix shows which were said.
+    rate = corpus.RATE
+    pool = [np.sin(2 * np.pi * f * np.arange(rate // 2) / rate).astype(np.float32) for f in (300, 700, 1100)]
+    x = corpus.make_noise("chatter", np.random.default_rng(1), 8 * rate, [], [], pool)
+    assert len(x) == 8 * rate and np.isclose(corpus.rms(x), 1.0)
+    spectrum = np.abs(np.fft.rfft(x))
+    bins = {f: spectrum[f * 8] for f in (300, 700, 1100, 500)}  # 8 s: 1/8 Hz per bin
+    assert min(bins[300], bins[700], bins[1100]) > 100 * bins[500]
+    # the same random stream gives the same chatter (the corpus is rebuilt byte for byte)
+    assert np.array_equal(x, corpus.make_noise("chatter", np.random.default_rng(1), 8 * rate, [], [], pool))
