@@ -416,7 +416,7 @@ def babble(rng, n, voices, texts):
 
 
 def make_noise(kind: str, rng, n: int, voices, texts, chatter_pool=()) -> np.ndarray:
-    """`chatter_pool`: the rendered sentences the "chatter" noise's talkers say (`chatter_pool()`)."""
+    """`chatter_pool`: the rendered sentences the "chatter" noise's talkers say (rendered once per split)."""
     if kind == "babble":
         x = babble(rng, n, voices, texts)
     elif kind == "chatter":

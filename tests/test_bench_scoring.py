@@ -127,3 +127,18 @@ def test_the_report_names_the_phrases_it_did_not_score(bench):
     assert bench.unscored_phrases(manifest) == " (the corpus's clips of 'hold the bar', 'wait', no longer a phrase: not scored)"
     manifest["files"][0]["items"] = [clip("pause")]
     assert bench.unscored_phrases(manifest) == ""
+
+
+def test_a_split_the_corpus_lacks_is_refused_before_measuring(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "bench_commands.py"
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": [{"path": "tuning/a.wav", "split": "tuning"}]}))
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), "--split", "heldout-chatter", "--no-write"],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1].endswith("--split: heldout-chatter is not a split of "
+                                                        f"{tmp_path} (it has tuning)")
