@@ -151,8 +151,13 @@ class NeuralRecognizer:
         self.phrase_command = {p: c for p, c in trained.items() if c in self.commands}
         self.thresholds = np.array([self._threshold(c, vocabulary.strictness_of(c)) for c in self.commands])
         self.barge_in = np.array([c in BARGE_IN for c in self.commands])
+        # A command's score sums every phrase the head learned for it (its thresholds were set
+        # so), but a detection names only a phrase of the user's vocabulary, the likeliest one: a
+        # phrase the vocabulary dropped ("wait", "hold on") still adds to its command here.
         self._phrase_idx = {c: [k for k, p in enumerate(self.head.classes) if self.phrase_command.get(p) == c]
                             for c in self.commands}
+        self._named_idx = {c: [k for k in self._phrase_idx[c] if vocabulary.phrases.get(self.head.classes[k]) == c]
+                           for c in self.commands}
         self._emb = StreamingEmbedder()
         self._ring: list[np.ndarray] = []
         self._recent: list[np.ndarray] = []  # last `smooth` score vectors
@@ -260,7 +265,7 @@ class NeuralRecognizer:
             k = int(np.argmax(scores / thr))
             if scores[k] >= thr[k] and self._armed[k] and now - self._last_commit >= self.s.refractory:
                 c = self.commands[k]
-                best = max(self._phrase_idx[c], key=lambda i: p[i])
+                best = max(self._named_idx[c], key=lambda i: p[i])
                 found.append(Detection(command=c, text=self.head.classes[best],
                                        confidence=round(float(scores[k]), 3), detected_at=round(now, 3)))
                 self._last_commit = now
