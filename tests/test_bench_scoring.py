@@ -1,5 +1,10 @@
 """The benchmark's scoring (scripts/bench_commands.py) on hand-made detections."""
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from script_helpers import script_module
 
@@ -130,11 +135,6 @@ def test_the_report_names_the_phrases_it_did_not_score(bench):
 
 
 def test_a_split_the_corpus_lacks_is_refused_before_measuring(tmp_path):
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = Path(__file__).resolve().parent.parent / "scripts" / "bench_commands.py"
     (tmp_path / "manifest.json").write_text(json.dumps({"files": [{"path": "tuning/a.wav", "split": "tuning"}]}))
     run = subprocess.run([sys.executable, str(script), str(tmp_path), "--split", "heldout-chatter", "--no-write"],

@@ -1,5 +1,6 @@
 """The benchmark corpus's split rules (scripts/make_command_corpus.py), without synthesizing."""
 
+import numpy as np
 import pytest
 from script_helpers import script_module
 
@@ -58,8 +59,6 @@ def test_the_partner_words_are_tuning_text_no_held_out_split_says(corpus):
 
 
 def test_chatter_is_talkers_saying_the_pool_s_sentences(corpus):
-    import numpy as np
-
     # Three "sentences": a tone each, so the mix shows which were said.
     rate = corpus.RATE
     pool = [np.sin(2 * np.pi * f * np.arange(rate // 2) / rate).astype(np.float32) for f in (300, 700, 1100)]
