@@ -20,7 +20,11 @@ Six splits, fixed and written into manifest.json:
   natural-sounding voice available offline that no engine trains on (the neural recognizer's
   only neural training voice is Piper's joe); like flite and festival, never for training or
   tuning. Added with its own random stream: the other splits' files are unchanged, and
-  `--splits heldout-neural` adds it to an existing corpus.
+  `--splits heldout-neural` adds it to an existing corpus. Corpus v2.6 (session 21) draws it
+  three times as large (18 renders per phrase, 4 h of negatives) and so anew: at 6 renders,
+  two redraws of the same recipe moved the moonshine engine's 5 dB accuracy on it by 2.7
+  points (92.2 -> 89.5%) with no engine change, more than the margin issue 6's targets are
+  judged by.
 - heldout-chatter (corpus v2.5): heldout-neural's voice and texts over a gym's talk ("chatter":
   five overlapping talkers in heldout-other's flite and festival voices, reading held-out
   text), at 20, 10, 5 and 0 dB. The tuning split's babble is made of espeak-ng voices; this
@@ -141,7 +145,7 @@ TRAINING_FORTUNES = {  # the neural recognizer's training negatives: never in th
     "linux", "linuxcookie", "literature", "love", "magic"}
 assert not TRAINING_FORTUNES & {f for fs in FORTUNES.values() for f in fs}
 SIZES = {  # (renders per phrase, minutes of negatives) per split; --small for smoke runs
-    "full": {"tuning": (3, 40), "heldout": (3, 120), "heldout-other": (3, 40), "heldout-neural": (6, 120),
+    "full": {"tuning": (3, 40), "heldout": (3, 120), "heldout-other": (3, 40), "heldout-neural": (18, 240),
              "tuning-neural": (3, 40), "heldout-chatter": (3, 40)},
     "small": {"tuning": (1, 3), "heldout": (1, 3), "heldout-other": (1, 2), "heldout-neural": (1, 2),
               "tuning-neural": (1, 2), "heldout-chatter": (1, 2)},
