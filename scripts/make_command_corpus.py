@@ -22,9 +22,9 @@ Six splits, fixed and written into manifest.json:
   tuning. Added with its own random stream: the other splits' files are unchanged, and
   `--splits heldout-neural` adds it to an existing corpus. Corpus v2.6 (session 21) draws it
   three times as large (18 renders per phrase, 4 h of negatives) and so anew: at 6 renders,
-  two redraws of the same recipe moved the moonshine engine's 5 dB accuracy on it by 2.7
-  points (92.2 -> 89.5%) with no engine change, more than the margin issue 6's targets are
-  judged by.
+  redrawing it (sessions 19 and 20: the vocabulary had lost two phrases, which redraws every
+  clip) moved the moonshine engine's 5 dB accuracy on it by 2.7 points (92.2 -> 89.5%) with
+  no engine change, more than the margins issue 6's targets are judged by.
 - heldout-chatter (corpus v2.5): heldout-neural's voice and texts over a gym's talk ("chatter":
   five overlapping talkers in heldout-other's flite and festival voices, reading held-out
   text), at 20, 10, 5 and 0 dB. The tuning split's babble is made of espeak-ng voices; this
