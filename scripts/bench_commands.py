@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 from voicecoach.audio_io import read_wav  # noqa: E402
-from voicecoach.speech_in.engines import EngineError, make_recognizer  # noqa: E402
+from voicecoach.speech_in.engines import DEFAULT_ENGINE, EngineError, make_recognizer  # noqa: E402
 from voicecoach.speech_in.self_echo import SelfEchoFilter  # noqa: E402
 from voicecoach.speech_in.vocabulary import load_vocabulary  # noqa: E402
 
@@ -167,6 +167,7 @@ class Scores:
         self.acc = defaultdict(lambda: [0, 0])  # (split, snr) -> [right, total]
         self.acc_noise = defaultdict(lambda: [0, 0])  # (split, noise) -> [right, total], noisy SNRs only
         self.acc_cmd = defaultdict(lambda: [0, 0])  # (split, command) -> [right, total]
+        self.acc_phrase = defaultdict(lambda: [0, 0])  # (split, phrase) -> [right, total]
         self.lat = defaultdict(list)  # split -> latencies
         self.fa = defaultdict(lambda: [0, 0.0])  # (split, category) -> [false accepts, seconds]
         self.fa_examples = []
@@ -183,7 +184,8 @@ class Scores:
             for ok, l, it, _ in score_clips(f["items"], dets):
                 if self.phrases is not None and it["phrase"] not in self.phrases:
                     continue
-                for key, table in (((sp, snr), self.acc), ((sp, it["command"]), self.acc_cmd)):
+                for key, table in (((sp, snr), self.acc), ((sp, it["command"]), self.acc_cmd),
+                                   ((sp, it["phrase"]), self.acc_phrase)):
                     table[key][0] += ok
                     table[key][1] += 1
                 if f["snr"] is not None:
@@ -213,6 +215,7 @@ class Scores:
                 "clips": {s: self.acc[(sp, s)][1] for s in SNR_ORDER},
                 "accuracy_by_noise": {k[1]: ratio(v) for k, v in sorted(self.acc_noise.items()) if k[0] == sp},
                 "accuracy_by_command": {k[1]: ratio(v) for k, v in sorted(self.acc_cmd.items()) if k[0] == sp},
+                "accuracy_by_phrase": {k[1]: ratio(v) for k, v in sorted(self.acc_phrase.items()) if k[0] == sp},
                 "false_accepts": sum(v[0] for k, v in self.fa.items() if k[0] == sp),
                 "negative_hours": sum(v[1] for k, v in self.fa.items() if k[0] == sp) / 3600,
                 "fa_per_hour": self.fa_per_hour(sp),
@@ -450,7 +453,19 @@ def tables(results: dict, splits, manifest) -> str:
             lines.append("|---" * (len(cmds) + 1) + "|")
             for label, r in results.items():
                 lines.append(f"| {label} | " + " | ".join(pct(r["splits"][sp]["accuracy_by_command"].get(c)) for c in cmds) + " |")
+            lines += phrase_line(results, sp)
     return "\n".join(lines)
+
+
+def phrase_line(results: dict, split: str) -> list[str]:
+    """The default engine's accuracy per phrase, weakest first (runs before session 22 lack it)."""
+    label = next((l for l, e in BENCH_ENGINES.items() if e == DEFAULT_ENGINE), None)
+    phrases = results.get(label, {}).get("splits", {}).get(split, {}).get("accuracy_by_phrase")
+    if not phrases:
+        return []
+    ranked = sorted(phrases.items(), key=lambda kv: (kv[1] is None, kv[1], kv[0]))
+    return [f"\nPer phrase, {label} (the default engine; all SNRs pooled, weakest first): "
+            + ", ".join(f"{p} {pct(v)}" for p, v in ranked) + "."]
 
 
 def cost_rtf(r: dict) -> tuple[float, int | None]:

@@ -20,8 +20,10 @@ def det(command, at):
     return Detection(command=command, text=command, confidence=0.9, detected_at=at)
 
 
-ITEMS = [dict(command="pause", start=0.5, end=1.0), dict(command="stop", start=3.5, end=4.0),
-         dict(command="ready", start=6.5, end=7.0), dict(command="help", start=9.5, end=10.0)]
+ITEMS = [dict(command="pause", phrase="pause please", start=0.5, end=1.0),
+         dict(command="stop", phrase="quit", start=3.5, end=4.0),
+         dict(command="ready", phrase="ready", start=6.5, end=7.0),
+         dict(command="help", phrase="help", start=9.5, end=10.0)]
 
 
 def test_a_clip_is_right_only_with_its_command_and_no_other(bench):
@@ -53,7 +55,17 @@ def test_false_accepts_per_hour_by_kind(bench):
                                          "coach_echo": 0.0, "noise": None}
     assert sp["accuracy"]["10"] == 1.0 and sp["accuracy"]["clean"] is None
     assert sp["accuracy_by_command"] == {"pause": 1.0}
+    assert sp["accuracy_by_phrase"] == {"pause please": 1.0}
     assert r["rtf"] == pytest.approx(3.5 / 5403)
+
+
+def test_the_default_engines_phrases_are_listed_weakest_first(bench):
+    label = next(l for l, e in bench.BENCH_ENGINES.items() if e == bench.DEFAULT_ENGINE)
+    split = {"accuracy_by_phrase": {"stop": 0.9, "pain": 0.5, "ouch": 0.75}}
+    line = bench.phrase_line({label: {"splits": {"heldout": split}}}, "heldout")
+    assert line == [f"\nPer phrase, {label} (the default engine; all SNRs pooled, weakest first): "
+                    "pain 50%, ouch 75%, stop 90%."]
+    assert bench.phrase_line({label: {"splits": {"heldout": {"accuracy_by_command": {}}}}}, "heldout") == []
 
 
 def test_write_section_replaces_only_its_own_section(bench, tmp_path):
