@@ -74,7 +74,10 @@ def test_phrase_matcher_allows_slips_not_other_words(vocab):
 # at 10 dB "pause please" and "help", at 5 dB also "finished" and "slower" (measured with
 # session 12's settings; session 11's threshold also lost "finished" at 10 dB). On the
 # benchmark's tuning split (many espeak-ng voices and noises) it gained at every SNR above 0 dB.
-@pytest.mark.parametrize("snr, min_hits", [(None, 12), (10.0, 10), (5.0, 8)])
+# Since session 22's VAD (two restarted states) "skip" at 10 dB opens 90 ms earlier and
+# Moonshine writes "Okay." instead of "It's okay.", which no longer lets PocketSphinx's "skip"
+# through; over the two tuning splits that VAD found 109 more commands of 2790 (docs/moonshine.md).
+@pytest.mark.parametrize("snr, min_hits", [(None, 12), (10.0, 9), (5.0, 8)])
 def test_each_command_recognized_clean_and_in_noise(vocab, engine, commands_audio, snr, min_hits):
     x, spans = commands_audio
     x = x if snr is None else add_noise(x, snr, seed=1)
