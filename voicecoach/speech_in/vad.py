@@ -15,10 +15,10 @@ often stays under its onset for a whole command.
 Silero's recurrent state drifts over minutes of unbroken noise: on the tuning-neural split's
 music at 5 dB its probability during commands fell to 0.00 after ~200 s (a fresh state, 2 s
 before each command, heard 89% of them; the one state kept since the file's start 62%). Others
-met the same (snakers4/silero-vad#725; pipecat resets its state every 5 s). A reset alone
-would leave the VAD deaf-ish for its first windows, so `SileroVad` keeps two states, each
+met the same (snakers4/silero-vad#725; pipecat resets its state every 5 s). A state just reset
+has heard nothing yet, and a command may start right then, so `SileroVad` keeps two states, each
 restarted every `REFRESH` seconds half a period apart, run as one batch of two, and reports the
-older one: its history is always 3-6 s.
+older one: its history is always 3-6 s. Chosen on the tuning splits (docs/moonshine.md, session 22).
 """
 
 from __future__ import annotations
