@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from script_helpers import script_module
-from speech_helpers import RATE, babble, pink, say, sequence
+from speech_helpers import RATE, babble, pink, rms, say, sequence
 from test_recognizer import SENTENCES
 from voicecoach.speech_in.engines import EngineError
 from voicecoach.speech_in.segmenter import FRAME, SegmentSettings, UtteranceSegmenter
@@ -48,16 +48,15 @@ def test_the_vad_still_hears_commands_after_minutes_of_music():
     # Silero's recurrent state drifts in unbroken noise: kept from the start, it hears fewer and
     # fewer commands (snakers4/silero-vad#725); two staggered states restarted every few
     # seconds keep hearing them. A lifter at -40 dBFS, 5 dB over the tuning corpus's music.
-    rng = np.random.default_rng(0)
+    corpus = script_module("make_command_corpus")
     n = 3 * 60 * RATE
-    noise = script_module("make_command_corpus").music(rng, n)
+    noise = corpus.music(np.random.default_rng(0), n)
     speech, spans = np.zeros(n), []
     for k, at in enumerate(range(5 * RATE, n - 2 * RATE, 8 * RATE)):
         word = say(COMMANDS[k % len(COMMANDS)])
-        speech[at : at + len(word)] += word * (0.01 / np.sqrt(np.mean(word**2)))
+        speech[at : at + len(word)] += word * (0.01 / rms(word))
         spans.append((at // 512, (at + len(word)) // 512 + 2))
-    active = speech[np.abs(speech) > 1e-4]
-    x = (speech + noise * np.sqrt(np.mean(active**2)) / np.sqrt(np.mean(noise**2)) / 10 ** (5 / 20)).astype(np.float32)
+    x = corpus.mix_at(speech, noise / rms(noise), 5.0).astype(np.float32)  # the corpus's own SNR
 
     def heard(vad: SileroVad) -> int:
         p = []
