@@ -56,6 +56,8 @@ def test_words_of_normalizes_a_transcript():
     assert words_of("Ok, ready?") == ["okay", "ready"]
     assert words_of("Status status.") == ["status"]
     assert words_of("Hold on, hold on") == ["hold", "on"]
+    assert words_of("That hurts. That hurts. That") == ["that", "hurts"]  # cut off at the token cap
+    assert words_of("That hurts that") == ["that", "hurts", "that"]  # not said twice
     assert words_of("I'm done.") == ["i'm", "done"]
     assert words_of("Stop the bar") == ["stop", "the", "bar"]
 
@@ -176,6 +178,10 @@ def test_the_decision_rule(vocab, engine):
     # ...not when it clearly heard the other word; then the transcript is weighed as any other.
     assert decide("Step.", -0.1, proposed, lambda phrase: -0.1 - rec.s.near_gap - 0.1) == [] and not asked
     assert decide("Step.", -1.5, proposed, {"stop": -9.0, "skip": -2.0}.get) == [("skip", "skip")] and asked
+    # The pain command's phrases count from further away: "Out" is one of "ouch"'s two phones off.
+    assert decide("Out.", -0.6, None, lambda phrase: -0.6 - rec.s.near_gap + 0.1) == [("pain", "ouch")]
+    assert decide("Out.", -0.6, None, lambda phrase: -0.6 - rec.s.near_gap - 0.1) == []
+    assert decide("Hop.", -0.6, None, lambda phrase: -0.6) == []  # "stop" is 0.5 away too, but not pain
     # Unsure: PocketSphinx's phrase is weighed by how likely Moonshine finds it.
     assert decide("Netflix.", -1.5, proposed) == [("skip", "skip")] and asked
     # PocketSphinx passed its threshold by over two RATIO_STEPs: `backing` counts twice.

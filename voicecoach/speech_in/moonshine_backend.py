@@ -67,6 +67,10 @@ class MoonshineSettings:
     near: float = 0.34
     """Most phone edits per phone of a phrase for a transcript to count as that phrase
     ("finish" for "finished", "in session" for "end session"; not "spot" for "stop")."""
+    pain_near: float = 0.5
+    """`near` for the pain command's phrases. Moonshine often writes "Out" for "ouch" (one of its
+    two phones: 0.5), and a missed pain command costs more than a false one, which only ends the
+    set; `near_gap` still rules out a clear "Out." (session 23, docs/moonshine.md)."""
     near_gap: float = 4.0
     """A transcript only near a phrase (not the phrase itself) counts as it only if Moonshine
     finds the phrase at most this much less likely than what it wrote: noise blurs "stop" into
@@ -98,11 +102,12 @@ class MoonshineSettings:
 
 def words_of(text: str) -> list[str]:
     """A transcript as lowercase words: punctuation dropped, "ok" spelled as the vocabulary
-    does, and a phrase said twice in a row ("status status": noise makes Moonshine repeat
-    itself) counted once."""
+    does, and a phrase said twice or more in a row counted once ("status status": noise makes
+    Moonshine repeat itself), also when the token cap cut off its last repeat ("that hurts
+    that hurts that")."""
     words = ["okay" if w == "ok" else w for w in re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()]
     for k in range(1, len(words) // 2 + 1):
-        if len(words) % k == 0 and words[:k] * (len(words) // k) == words:
+        if all(w == words[i % k] for i, w in enumerate(words)):
             return words[:k]
     return words
 
@@ -215,7 +220,7 @@ class MoonshineRecognizer(SegmentedRecognizer):
         words = words_of(heard.text)
         if words:
             command, phrase, distance = self._matcher.nearest(words)
-            if distance <= self.s.near:
+            if distance <= (self.s.pain_near if command in NEVER_DROPPED else self.s.near):
                 if command is None:  # a not-command: "two" is no "done"
                     return []
                 if distance == 0 or likelihood(phrase) - heard.logprob >= -self.s.near_gap:
