@@ -63,9 +63,9 @@ class MoonshineSettings:
     commands pooled, the fewest false accepts): `near_gap` 4, `verify` 6.5 -> 5, `backing` 1 -> 2,
     `rescue` 3 -> 5; 1675 commands, 38 false accepts. Session 23 added `pain_near` (1810 -> 1818
     of 2790 commands, no more false accepts) and found no better setting in the grid with the
-    restarted VAD. Session 13's grid picked a stricter `near`
-    and a looser PocketSphinx check; measured on the held-out splits it false-accepted three
-    times as often on the neural voice, so it was not shipped (docs/moonshine.md)."""
+    restarted VAD. Session 13's grid picked a stricter `near` and a looser PocketSphinx check;
+    measured on the held-out splits it false-accepted three times as often on the neural voice,
+    so it was not shipped (docs/moonshine.md)."""
 
     near: float = 0.34
     """Most phone edits per phone of a phrase for a transcript to count as that phrase
