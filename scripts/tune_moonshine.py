@@ -2,8 +2,9 @@
 """Choose the moonshine engine's settings on the corpus's tuning split, reproducibly.
 
 Streams every tuning file once through the engine, recording for each utterance the segmenter
-let through: PocketSphinx's verdict, Moonshine's transcript and Moonshine's log-probability of
-PocketSphinx's phrase and of the phrase the transcript is only near (for `near_gap`). Then
+let through: PocketSphinx's verdict, Moonshine's transcript, Moonshine's log-probability of
+PocketSphinx's phrase and of the phrase the transcript is only near (for `near_gap`), and the
+neural head's score of their commands (for `head_floor`). Then
 scores a grid of `MoonshineSettings` on those records with the benchmark's own scoring
 (scripts/bench_commands.py), PocketSphinx's threshold included (its verdicts are re-judged
 against each), and prints, per setting, accuracy per SNR and false accepts per hour, then the
@@ -48,6 +49,7 @@ BACKING = (0.0, 1.0, 2.0, 3.0)
 RESCUE = (None, 3.0, 5.0)
 NEAR = (0.2, 0.25, 0.34)
 NEAR_GAP = (None, 2.0, 4.0)
+HEAD_FLOOR = (0.0, 0.2)
 TUNING_SPLITS = ("tuning", "tuning-neural")
 FA_TARGET = 0.5
 SLACK = 3.0
@@ -65,17 +67,19 @@ class RecordingRecognizer(MoonshineRecognizer):
         super().__init__(vocabulary)
         self.records: list[tuple] = []
 
-    def decide(self, heard, sphinx, end, likelihood):
+    def decide(self, heard, sphinx, end, likelihood, opinion):
         words = words_of(heard.text)
-        _, phrase, distance = self._matcher.nearest(words) if words else (None, "", float("inf"))
+        command, phrase, distance = self._matcher.nearest(words) if words else (None, "", float("inf"))
         verdict = sphinx() if distance > 0 and heard.logprob < max(UNSURE) else None
         if verdict is not None:
             _ = verdict.ratio  # every setting's rule may need it: decoded now, in the stream's order
         # Moonshine's score of every phrase a setting's rule may ask about: PocketSphinx's, and
         # the one a transcript is only near (for `near_gap`).
         asked = ([verdict.text] if verdict is not None else []) + ([phrase] if 0 < distance <= max(NEAR) else [])
-        self.records.append((end, verdict, heard, {p: likelihood(p) for p in asked}))
-        return super().decide(heard, lambda: verdict, end, likelihood)
+        commands = ([verdict.command] if verdict is not None else []) + ([command] if 0 < distance <= max(NEAR) else [])
+        self.records.append((end, verdict, heard, {p: likelihood(p) for p in asked},
+                             {c: opinion(c) for c in commands if c is not None}))
+        return super().decide(heard, lambda: verdict, end, likelihood, opinion)
 
 
 def record(path: Path, playback: Path | None) -> list[tuple]:
@@ -90,7 +94,7 @@ def scored(files, records, decide) -> dict:
     """The figures of `decide` over `files`, their splits pooled (as if all were "tuning")."""
     scores = bench.Scores(load_vocabulary().phrases)
     for f, recs in zip(files, records):
-        scores.add({**f, "split": "tuning"}, [d for end, sphinx, heard, p in recs for d in decide(end, sphinx, heard, p)],
+        scores.add({**f, "split": "tuning"}, [d for end, sphinx, heard, p, o in recs for d in decide(end, sphinx, heard, p, o)],
                    0.0, 1.0)
     return scores.report(["tuning"])["splits"]["tuning"]
 
@@ -122,6 +126,8 @@ def main() -> None:
         try:
             saved = pickle.loads(args.records.read_bytes())
             kept, records = saved["files"], saved["records"]
+            if any(len(r) != 5 for recs in records for r in recs):  # session 24's, without the head's scores
+                raise TypeError("records of an older version")
         except (OSError, pickle.UnpicklingError, EOFError, TypeError, KeyError) as exc:
             sys.exit(f"error: {args.records} is not a records file of this script ({type(exc).__name__}); "
                      "delete it to record again")
@@ -145,7 +151,7 @@ def main() -> None:
         acc = " / ".join(bench.pct(r["accuracy"][s]) for s in bench.SNR_ORDER)
         return f"| {name} | {acc} | {r['fa_per_hour']:.1f} |"
 
-    print("| setting (threshold, near, near_gap, unsure, verify, backing, rescue) "
+    print("| setting (threshold, near, near_gap, unsure, verify, backing, rescue, head_floor) "
           "| accuracy clean / 20 / 10 / 5 / 0 dB | false accepts / h |")
     print("|---|---|---|")
     rec = MoonshineRecognizer(load_vocabulary())  # only its decide() is used
@@ -154,16 +160,16 @@ def main() -> None:
     for threshold in THRESHOLD:
         # A verdict's threshold is PocketSphinx's plus the command's strictness and the echo's margin.
         shift = threshold - recorded.threshold
-        judged = [[(e, None if s is None else dataclasses.replace(s, threshold=s.threshold + shift), h, p)
-                   for e, s, h, p in recs] for recs in records]
-        for near, near_gap, unsure, verify, backing, rescue in itertools.product(NEAR, NEAR_GAP, UNSURE, VERIFY,
-                                                                                 BACKING, RESCUE):
+        judged = [[(e, None if s is None else dataclasses.replace(s, threshold=s.threshold + shift), h, p, o)
+                   for e, s, h, p, o in recs] for recs in records]
+        for near, near_gap, unsure, verify, backing, rescue, head_floor in itertools.product(
+                NEAR, NEAR_GAP, UNSURE, VERIFY, BACKING, RESCUE, HEAD_FLOOR):
             rec.s = MoonshineSettings(near=near, near_gap=float("inf") if near_gap is None else near_gap,
                                       unsure=unsure, verify=verify, backing=backing,
-                                      rescue=float("-inf") if rescue is None else rescue,
+                                      rescue=float("-inf") if rescue is None else rescue, head_floor=head_floor,
                                       sphinx=dataclasses.replace(recorded, threshold=threshold))
-            r = scored(files, judged, lambda e, s, h, p: rec.decide(h, lambda: s, e, p.__getitem__))
-            results.append(((threshold, near, near_gap, unsure, verify, backing, rescue), r))
+            r = scored(files, judged, lambda e, s, h, p, o: rec.decide(h, lambda: s, e, p.__getitem__, o.__getitem__))
+            results.append(((threshold, near, near_gap, unsure, verify, backing, rescue, head_floor), r))
             print(line(", ".join(map(str, results[-1][0])), r), flush=True)
     k, r = pick(results)
     print(f"\npick: {line(', '.join(map(str, k)), r)}")

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
-from voicecoach.speech_in.embedding import STEP, StreamingEmbedder, model_hashes
+from voicecoach.speech_in.embedding import STEP, StreamingEmbedder, embed_clip, model_hashes
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,39 @@ def command_scores(head: HeadWeights, probs: np.ndarray, commands: list[str],
         if cmd in commands:
             out[:, commands.index(cmd)] += probs[:, k]
     return out
+
+
+OPINION_BEFORE = 2 * SAMPLE_RATE
+"""Quiet put before a clip the head gives its opinion of: the embedding's 0.78 s window and the
+head's 1.28 s of context, so a phrase at the clip's start is seen whole."""
+OPINION_AFTER = int(0.6 * SAMPLE_RATE)
+"""Quiet put after it: the head was trained to fire 0.08-0.64 s after a phrase ends."""
+
+
+class CommandOpinion:
+    """The head's opinion of a short clip, for another engine to confirm a command with: how
+    strongly the head hears a command anywhere in it (the command's score, the sum of its
+    phrases' probabilities, highest over the clip's 80 ms steps). A second model trained on
+    other data and features: the moonshine engine asks it about the commands Moonshine didn't
+    write down word for word (`moonshine_backend.py`, `MoonshineSettings.head_floor`)."""
+
+    def __init__(self, head: HeadWeights | None = None) -> None:
+        self.head = head if head is not None else load_head()
+        self._classes: dict[str, list[int]] = {}
+        for k, phrase in enumerate(self.head.classes):
+            if command := self.head.phrase_command.get(phrase):
+                self._classes.setdefault(command, []).append(k)
+
+    def score(self, audio: np.ndarray, command: str) -> float | None:
+        """`command`'s highest score over `audio` (float, 16 kHz), or None for a command the head
+        never learned (a coach's own addition to the vocabulary)."""
+        if command not in self._classes:
+            return None
+        padded = np.concatenate([np.zeros(OPINION_BEFORE, np.float32), _to_float(audio),
+                                 np.zeros(OPINION_AFTER, np.float32)])
+        emb = embed_clip(padded)
+        windows = np.stack([emb[i - CONTEXT : i] for i in range(CONTEXT, len(emb) + 1)])
+        return float(head_forward(self.head, windows)[:, self._classes[command]].sum(axis=1).max())
 
 
 class NeuralRecognizer:
