@@ -73,7 +73,7 @@ def mel_frames(audio: np.ndarray) -> np.ndarray:
 def embed_windows(mel: np.ndarray, ends: np.ndarray | range, batch: int = 128) -> np.ndarray:
     """Embeddings of the 76-frame mel windows ending (exclusive) at each index in `ends`,
     `batch` windows per run (the same vectors at any batch: a large one is faster for training,
-    a small one holds less memory: ~110 MB less for a 4 s clip at 4 than at 128)."""
+    a small one holds less memory: 110 MB less for a 5.6 s clip at 4 than at 128)."""
     _, emb = _sessions()
     ends = list(ends)
     if not ends:
