@@ -67,6 +67,8 @@ def test_streaming_embeddings_match_whole_clip():
         emb = StreamingEmbedder()
         got = [e for a in range(0, len(x), chunk) for _, e in emb.feed(x[a : a + chunk]) if e is not None]
         assert np.allclose(np.stack(got), whole[: len(got)], atol=1e-3)
+    # A smaller batch per run (the moonshine engine's confirmations use 4) gives the same vectors.
+    assert np.array_equal(embed_clip(x, batch=4), whole)
 
 
 @pytest.fixture(scope="module")
