@@ -149,21 +149,17 @@ class CommandOpinion:
 
     def __init__(self, head: HeadWeights | None = None) -> None:
         self.head = head if head is not None else load_head()
-        self._classes: dict[str, list[int]] = {}
-        for k, phrase in enumerate(self.head.classes):
-            if command := self.head.phrase_command.get(phrase):
-                self._classes.setdefault(command, []).append(k)
 
     def score(self, audio: np.ndarray, command: str) -> float | None:
         """`command`'s highest score over `audio` (float, 16 kHz), or None for a command the head
         never learned (a coach's own addition to the vocabulary)."""
-        if command not in self._classes:
+        if command not in self.head.phrase_command.values():
             return None
         padded = np.concatenate([np.zeros(OPINION_BEFORE, np.float32), _to_float(audio),
                                  np.zeros(OPINION_AFTER, np.float32)])
         emb = embed_clip(padded, batch=OPINION_BATCH)
         windows = np.stack([emb[i - CONTEXT : i] for i in range(CONTEXT, len(emb) + 1)])
-        return float(head_forward(self.head, windows)[:, self._classes[command]].sum(axis=1).max())
+        return float(command_scores(self.head, head_forward(self.head, windows), [command]).max())
 
 
 class NeuralRecognizer:
