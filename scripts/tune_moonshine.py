@@ -73,12 +73,13 @@ class RecordingRecognizer(MoonshineRecognizer):
         verdict = sphinx() if distance > 0 and heard.logprob < max(UNSURE) else None
         if verdict is not None:
             _ = verdict.ratio  # every setting's rule may need it: decoded now, in the stream's order
-        # Moonshine's score of every phrase a setting's rule may ask about: PocketSphinx's, and
-        # the one a transcript is only near (for `near_gap`).
-        asked = ([verdict.text] if verdict is not None else []) + ([phrase] if 0 < distance <= max(NEAR) else [])
-        commands = ([verdict.command] if verdict is not None else []) + ([command] if 0 < distance <= max(NEAR) else [])
+        # Moonshine's score of every phrase a setting's rule may ask about (PocketSphinx's, and
+        # the one a transcript is only near, for `near_gap`), and the head's of their commands.
+        asked = {verdict.text: verdict.command} if verdict is not None else {}
+        if 0 < distance <= max(NEAR):
+            asked[phrase] = command
         self.records.append((end, verdict, heard, {p: likelihood(p) for p in asked},
-                             {c: opinion(c) for c in commands if c is not None}))
+                             {c: opinion(c) for c in set(asked.values()) if c is not None}))
         return super().decide(heard, lambda: verdict, end, likelihood, opinion)
 
 
