@@ -208,7 +208,7 @@ def test_enrollment_round_trip_raises_accuracy(vocab, head, tmp_path):
     takes = {p: [add_noise(np.concatenate([np.zeros(4000, np.float32), say(p, ENROLL_VOICE, s) * 0.05,
                                            np.zeros(4000, np.float32)]), 25, seed=s) for s in (130, 165, 200)]
              for p in ONE_PHRASE.values()}
-    path = enroll(takes, head=head, path=tmp_path / "enroll.npz")
+    path = enroll(takes, path=tmp_path / "enroll.npz")  # the shipped head, with its bank
     adapted = load_enrollment(head, path)
     assert adapted is not head and adapted.arrays["l2_w"].shape == head.arrays["l2_w"].shape
     after = _score_stream(lambda: NeuralRecognizer(vocab, head=adapted, enrollment=False), ENROLL_VOICE, test_speeds)

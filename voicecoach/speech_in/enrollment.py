@@ -102,7 +102,7 @@ def adapt(head: HeadWeights, takes: dict[str, list[np.ndarray]], steps: int = 30
 def enroll(takes: dict[str, list[np.ndarray]], head: HeadWeights | None = None,
            path: Path | None = None) -> Path:
     """Adapt to the lifter's takes and save; returns the file written."""
-    head = head if head is not None else load_head()
+    head = head if head is not None else load_head(bank=True)
     unknown = sorted(set(takes) - set(head.classes))
     if unknown:
         raise ValueError(f"not phrases of the neural model: {', '.join(unknown)}")

