@@ -58,6 +58,10 @@ def test_shipped_model_loads_offline(head):
     assert prov["seed"] is not None and prov["data_recipe"]["heldout_excluded"]["voices"]
     size = sum(p.stat().st_size for p in default_model_dir().glob("command_head.*"))
     assert size < 3_000_000
+    # Enrollment's bank of training activations is loaded only for enrolling.
+    assert not any(k.startswith("bank_") for k in head.arrays)
+    banked = load_head(bank=True).arrays
+    assert banked["bank_hidden"].shape == (len(banked["bank_label"]), banked["l2_w"].shape[1])
 
 
 def test_streaming_embeddings_match_whole_clip():
