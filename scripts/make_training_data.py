@@ -8,7 +8,8 @@ band limits, synthetic-room reverb, gain, and noise (pink, brown, white, hum, fa
 babble of the training voices, the coach's own voice as barge-in) at -5..20 dB, mostly 0-10.
 Negatives: the hip-thrust guide and the coach's cues (full of command words), command words
 inside made-up sentences, partial phrases, near-miss and other short words, conversation, the
-coach's cues through a speaker-ish filter and room, and noise alone.
+coach's cues through a speaker-ish filter and room, and noise alone. Recipe 3 (`--recipe 3`) is
+only words that sound like a phrase, said alone (`sound_alike_words`), to add to recipe 1's.
 
 Held-out voices, variants and noise types of scripts/make_command_corpus.py (its SPLIT) are
 never used; the corpus's own text lists aren't either. A tuning-validation split (ten espeak-ng
@@ -23,6 +24,7 @@ exist are skipped, so a rerun (or a resumed run) only computes what is missing.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.util
 import io
 import json
@@ -60,12 +62,25 @@ FORTUNE_FILES = ["art", "computers", "cookie", "debian", "definitions", "disclai
 """The only fortune files training may read: the others are the benchmark's negatives."""
 
 
-def corpus_split() -> dict:
-    """The benchmark corpus's SPLIT, read from its script so the two can never disagree."""
+@functools.cache
+def corpus_module():
+    """The benchmark corpus's script, read so the two can never disagree."""
     spec = importlib.util.spec_from_file_location("corpus", ROOT / "scripts" / "make_command_corpus.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.SPLIT
+    return mod
+
+
+def corpus_split() -> dict:
+    """The benchmark corpus's SPLIT."""
+    return corpus_module().SPLIT
+
+
+def corpus_words() -> set[str]:
+    """Every word of the benchmark corpus's own text lists (training never says them alone)."""
+    lists = [v for k, v in vars(corpus_module()).items() if k.isupper() and isinstance(v, list)
+             and v and all(isinstance(t, str) for t in v)]
+    return {w for texts in lists for t in texts for w in re.findall(r"[a-z']+", t.lower())}
 
 
 HELDOUT = corpus_split()["heldout"]
@@ -467,21 +482,9 @@ def negative_specs(rng, pools: list[tuple[list[str], float]], n: int, forbidden:
     return specs
 
 
-def plan(seed: int, scale: float, version: int = RECIPE_VERSION) -> list[dict]:
-    """Every clip's spec, decided up front from the seed (workers only augment and embed)."""
-    if version >= 2:
-        return plan_v2(seed, scale)
-    rng = np.random.default_rng(seed)
-    vocab = load_vocabulary()
-    phrases = sorted(vocab.phrases)
-    variants = espeak_variants()
-    guide, cues = guide_texts()
-    partial = partial_phrases(phrases)
-    templates = [f"{h} {p} {t}" for p in phrases for h in HEADS[:3] for t in TAILS[:4]]
-    templates += [f"{p} {t}" for p in phrases for t in TAILS] + [f"{h} {p}" for p in phrases for h in HEADS]
-    forbidden = set(phrases)
-
-    def voice_spec(val_ok: bool = True) -> dict:
+def english_voice_spec(rng: np.random.Generator, variants: list[str]) -> Callable[[], dict]:
+    """Recipe 1's voices: espeak-ng's English voices with every variant not held out, 10% Piper."""
+    def voice_spec() -> dict:
         if rng.random() < 0.1:
             return dict(tts="piper", voice="piper:joe", variant="", length=float(rng.uniform(0.75, 1.35)),
                         noise=float(rng.uniform(0.3, 1.0)), noise_w=float(rng.uniform(0.3, 1.2)),
@@ -492,7 +495,71 @@ def plan(seed: int, scale: float, version: int = RECIPE_VERSION) -> list[dict]:
         split = "val" if var in VAL_VARIANTS else "train"
         return dict(tts="espeak", voice=v, variant=var, rate=int(rng.uniform(100, 230)),
                     pitch=int(rng.uniform(10, 90)), gap=int(rng.choice([0, 0, 0, 1, 2, 4])), split=split)
+    return voice_spec
 
+
+def sound_alike_words() -> list[str]:
+    """Words that sound like a vocabulary phrase: within one phone edit of it (a third of its
+    phones for longer ones; stress ignored), or holding its phones or held in them with at most
+    two phones more or fewer ("stopped", "low"). Drawn from the words training may read (seen
+    at least twice in the allowed fortune files, the guide and the coach's cues); never a word
+    of the vocabulary or of the benchmark corpus's own lists, so that the benchmark's words
+    said alone ("lower", "step") measure how far the lesson carries."""
+    from voicecoach.speech_in.moonshine_backend import edit_distance
+    from voicecoach.speech_in.pronouncing import default_pronunciations
+
+    vocab = load_vocabulary()
+    pron = default_pronunciations()
+    guide, cues = guide_texts()
+    counts: dict[str, int] = {}
+    for t in fortune_texts() + guide + cues:
+        for w in re.findall(r"[a-z']+", t.lower()):
+            counts[w] = counts.get(w, 0) + 1
+    excluded = vocab.all_words() | set(vocab.not_commands) | corpus_words()
+    phones = {w: [p.rstrip("012") for p in pron.phones(w)] for w, n in counts.items()
+              if n >= 2 and len(w) > 1 and w not in excluded and pron.phones(w)}
+
+    def holds(a: list[str], b: list[str]) -> bool:
+        return any(b[i : i + len(a)] == a for i in range(len(b) - len(a) + 1))
+
+    out = set()
+    for phrase in vocab.phrases:
+        ph = [p.rstrip("012") for w in phrase.split() for p in pron.phones(w)]
+        for w, q in phones.items():
+            if edit_distance(ph, q) <= max(1, len(ph) // 3) or (
+                    abs(len(ph) - len(q)) <= 2 and (holds(ph, q) or holds(q, ph))):
+                out.add(w)
+    return sorted(out)
+
+
+def plan_v3(seed: int, scale: float) -> list[dict]:
+    """Recipe 3 (scale 1.0 ~ 1.4k clips): only sound-alike words said alone (`sound_alike_words`),
+    12 times each in recipe 1's voices: negatives to add to recipe 1's caches (docs/moonshine.md,
+    session 26, E22)."""
+    rng = np.random.default_rng([seed, 3])
+    voice_spec = english_voice_spec(rng, espeak_variants())
+    specs = [dict(kind="neg", text=w, label="speech", **voice_spec())
+             for _ in range(int(round(12 * scale))) for w in sound_alike_words()]
+    order = rng.permutation(len(specs))
+    return [specs[i] for i in order]
+
+
+def plan(seed: int, scale: float, version: int = RECIPE_VERSION) -> list[dict]:
+    """Every clip's spec, decided up front from the seed (workers only augment and embed)."""
+    if version >= 3:
+        return plan_v3(seed, scale)
+    if version == 2:
+        return plan_v2(seed, scale)
+    rng = np.random.default_rng(seed)
+    vocab = load_vocabulary()
+    phrases = sorted(vocab.phrases)
+    variants = espeak_variants()
+    guide, cues = guide_texts()
+    partial = partial_phrases(phrases)
+    templates = [f"{h} {p} {t}" for p in phrases for h in HEADS[:3] for t in TAILS[:4]]
+    templates += [f"{p} {t}" for p in phrases for t in TAILS] + [f"{h} {p}" for p in phrases for h in HEADS]
+    forbidden = set(phrases)
+    voice_spec = english_voice_spec(rng, variants)
     specs: list[dict] = []
     n_per_phrase = int(round(380 * scale))
     for p in phrases:
