@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from collections import Counter
 from collections.abc import Callable
 from multiprocessing import Pool
 from pathlib import Path
@@ -511,10 +512,7 @@ def sound_alike_words() -> list[str]:
     vocab = load_vocabulary()
     pron = default_pronunciations()
     guide, cues = guide_texts()
-    counts: dict[str, int] = {}
-    for t in fortune_texts() + guide + cues:
-        for w in re.findall(r"[a-z']+", t.lower()):
-            counts[w] = counts.get(w, 0) + 1
+    counts = Counter(w for t in fortune_texts() + guide + cues for w in re.findall(r"[a-z']+", t.lower()))
     excluded = vocab.all_words() | set(vocab.not_commands) | corpus_words()
     phones = {w: [p.rstrip("012") for p in pron.phones(w)] for w, n in counts.items()
               if n >= 2 and len(w) > 1 and w not in excluded and pron.phones(w)}
@@ -538,8 +536,9 @@ def plan_v3(seed: int, scale: float) -> list[dict]:
     session 26, E22)."""
     rng = np.random.default_rng([seed, 3])
     voice_spec = english_voice_spec(rng, espeak_variants())
+    words = sound_alike_words()
     specs = [dict(kind="neg", text=w, label="speech", **voice_spec())
-             for _ in range(int(round(12 * scale))) for w in sound_alike_words()]
+             for _ in range(int(round(12 * scale))) for w in words]
     order = rng.permutation(len(specs))
     return [specs[i] for i in order]
 

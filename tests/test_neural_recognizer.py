@@ -14,7 +14,7 @@ import pytest
 from speech_helpers import RATE, add_noise, rms, say, sequence
 from voicecoach.speech_in.embedding import StreamingEmbedder, embed_clip
 from voicecoach.speech_in.neural_backend import (
-    NeuralRecognizer, default_model_dir, load_head, make_neural_recognizer)
+    OPINION_BATCH, NeuralRecognizer, default_model_dir, load_head, make_neural_recognizer)
 from voicecoach.speech_in.vocabulary import load_vocabulary
 
 
@@ -71,8 +71,9 @@ def test_streaming_embeddings_match_whole_clip():
         emb = StreamingEmbedder()
         got = [e for a in range(0, len(x), chunk) for _, e in emb.feed(x[a : a + chunk]) if e is not None]
         assert np.allclose(np.stack(got), whole[: len(got)], atol=1e-3)
-    # A smaller batch per run (the moonshine engine's confirmations use 4) gives the same vectors.
-    assert np.array_equal(embed_clip(x, batch=4), whole)
+    # A smaller batch per run (the moonshine engine's confirmations use OPINION_BATCH) gives the
+    # same vectors.
+    assert np.array_equal(embed_clip(x, batch=OPINION_BATCH), whole)
 
 
 @pytest.fixture(scope="module")
