@@ -9,8 +9,12 @@
 4. Writes voicecoach/models/command_head.npz (numpy weights: runtime needs no torch) and
    command_head.json (provenance: data recipe, seed, voices, thresholds, validation metrics).
 
-    python scripts/train_command_model.py [--data DIR...] [--data-seeds 1234,99] [--scale 0.5]
-        [--seed 1234] [--epochs 15] [--fa-budget 30] [--skip-data]
+    python scripts/train_command_model.py [--data DIR...] [--recipes 1,1] [--data-seeds 1234,99]
+        [--scale 0.5] [--seed 1234] [--epochs 15] [--fa-budget 30] [--skip-data] [--out DIR]
+
+Each model's command_head.json records the command that rebuilt it ("command"): the neural
+engine's head in voicecoach/models/, the moonshine engine's confirming head (recipe 3's
+sound-alike words as extra negatives) in voicecoach/models/confirm/.
 """
 
 from __future__ import annotations
@@ -256,11 +260,19 @@ def validate(head: HeadWeights, embs, metas, commands, phrase_cmd, t0: float, fa
     return best
 
 
+def rel(path: Path) -> str:
+    """`path` as the recorded command writes it: relative to the repository when inside it."""
+    return str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", nargs="+", default=[str(ROOT / "build" / f"neural_data{s}") for s in ("", "_s2", "_v2")],
                     help="cache directories, one per data seed")
     ap.add_argument("--data-seeds", default="1234,99,4242", help="one data seed per --data directory")
+    ap.add_argument("--recipes", default=None,
+                    help="make_training_data recipe per --data directory a missing cache is built with "
+                         "(default: an existing cache's, else the latest)")
     ap.add_argument("--scale", default="0.5,0.5,1.0",
                     help="data amount per directory (recipe 1: 0.5 ~ 10k clips; recipe 2: 1.0 ~ 11k clips)")
     ap.add_argument("--seed", type=int, default=1234, help="training seed")
@@ -276,10 +288,13 @@ def main() -> None:
     seeds = [int(x) for x in args.data_seeds.split(",")]
     scales = [float(x) for x in args.scale.split(",")]
     scales += scales[-1:] * (len(seeds) - len(scales))
+    recipe_versions = [int(x) for x in args.recipes.split(",")] if args.recipes else [None] * len(seeds)
+    if len(recipe_versions) != len(seeds):
+        ap.error(f"--recipes names {len(recipe_versions)} recipes for {len(seeds)} data seeds")
     embs, metas, recipes = [], [], []
-    for d, ds, sc in zip(args.data, seeds, scales):
-        if not args.skip_data:  # an existing cache keeps its recipe version; a new one gets the latest
-            data.build(Path(d), sc, ds, args.jobs)
+    for d, ds, sc, rv in zip(args.data, seeds, scales, recipe_versions):
+        if not args.skip_data:  # an existing cache keeps its recipe version; a new one gets --recipes'
+            data.build(Path(d), sc, ds, args.jobs, rv)
         e, m, r = data.load(Path(d))
         embs += e
         metas += m
@@ -318,9 +333,11 @@ def main() -> None:
         json.loads((out / "command_head.json").read_text()).get("train_seconds"),
         command=(f"VC_CHANNELS={','.join(map(str, CHANNELS))} VC_DILATIONS={','.join(map(str, DILATIONS))} "
                  f"VC_PHRASE_LOSS={PHRASE_LOSS} python scripts/train_command_model.py --data "
-                 + " ".join(str(Path(d).relative_to(ROOT)) if Path(d).is_absolute() and Path(d).is_relative_to(ROOT) else d for d in args.data)
+                 + " ".join(rel(Path(d)) for d in args.data)
+                 + f" --recipes {','.join(str(r['version']) for r in recipes)}"
                  + f" --scale {args.scale} --data-seeds {args.data_seeds} --seed {args.seed} --epochs {args.epochs}"
-                 + f" --fa-budget {args.fa_budget}"),
+                 + f" --fa-budget {args.fa_budget}"
+                 + (f" --out {rel(out)}" if out.resolve() != OUT.resolve() else "")),
         built=time.strftime("%Y-%m-%d"),
     )
     (out / "command_head.json").write_text(json.dumps(prov, indent=1))

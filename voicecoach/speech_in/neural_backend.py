@@ -71,6 +71,12 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("voicecoach.models")))
 
 
+def confirm_model_dir() -> Path:
+    """The second head the moonshine engine confirms commands with (`CommandOpinion`): trained
+    as the first, plus words that sound like a phrase said alone as "speech" (session 26, E22)."""
+    return Path(str(resources.files("voicecoach.models.confirm")))
+
+
 def load_head(model_dir: str | Path | None = None, bank: bool = False) -> HeadWeights:
     """Load the shipped head (or one from `model_dir`); warn if the front end changed. `bank`:
     with the training activations shipped for enrollment (`bank_*`: 2.2 MB only it uses)."""
@@ -142,14 +148,16 @@ and 60 MB lower than at 128 a run (the training batch); the same scores."""
 
 
 class CommandOpinion:
-    """The head's opinion of a short clip, for another engine to confirm a command with: how
+    """A head's opinion of a short clip, for another engine to confirm a command with: how
     strongly the head hears a command anywhere in it (the command's score, the sum of its
-    phrases' probabilities, highest over the clip's 80 ms steps). A second model trained on
-    other data and features: the moonshine engine asks it about the commands Moonshine didn't
-    write down word for word (`moonshine_backend.py`, `MoonshineSettings.head_floor`)."""
+    phrases' probabilities, highest over the clip's 80 ms steps). A model trained on other data
+    and features: the moonshine engine asks it about the commands Moonshine didn't write down
+    word for word (`moonshine_backend.py`, `MoonshineSettings.head_floor`). By default the
+    confirming head (`confirm_model_dir`): as a recognizer alone it finds fewer commands than
+    the neural engine's, as a confirmer it lets fewer sound-alike words through."""
 
     def __init__(self, head: HeadWeights | None = None) -> None:
-        self.head = head if head is not None else load_head()
+        self.head = head if head is not None else load_head(confirm_model_dir())
         load_models()
 
     def score(self, audio: np.ndarray, command: str) -> float | None:
