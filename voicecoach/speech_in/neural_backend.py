@@ -163,13 +163,20 @@ class CommandOpinion:
     def score(self, audio: np.ndarray, command: str) -> float | None:
         """`command`'s highest score over `audio` (float, 16 kHz), or None for a command the head
         never learned (a coach's own addition to the vocabulary)."""
-        if command not in self.head.phrase_command.values():
-            return None
+        return self.scores(audio, [command])[command]
+
+    def scores(self, audio: np.ndarray, commands: list[str]) -> dict[str, float | None]:
+        """`score` of each of `commands`, the clip embedded once."""
+        known = [c for c in commands if c in self.head.phrase_command.values()]
+        out: dict[str, float | None] = dict.fromkeys(commands)
+        if not known:
+            return out
         padded = np.concatenate([np.zeros(OPINION_BEFORE, np.float32), _to_float(audio),
                                  np.zeros(OPINION_AFTER, np.float32)])
         emb = embed_clip(padded, batch=OPINION_BATCH)
         windows = np.stack([emb[i - CONTEXT : i] for i in range(CONTEXT, len(emb) + 1)])
-        return float(command_scores(self.head, head_forward(self.head, windows), [command]).max())
+        best = command_scores(self.head, head_forward(self.head, windows), known).max(axis=0)
+        return out | {c: float(b) for c, b in zip(known, best)}
 
 
 class NeuralRecognizer:
