@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import itertools
 import json
 import pickle
@@ -39,7 +40,14 @@ import bench_commands as bench  # noqa: E402 (after the path fix; it puts the pr
 import numpy as np  # noqa: E402
 
 from voicecoach.speech_in.moonshine_backend import MoonshineRecognizer, MoonshineSettings, words_of  # noqa: E402
+from voicecoach.speech_in.neural_backend import confirm_model_dir  # noqa: E402
 from voicecoach.speech_in.vocabulary import load_vocabulary  # noqa: E402
+
+
+def confirm_head_id() -> str:
+    """The confirming head's weights' hash: the records hold its scores."""
+    return hashlib.sha256((confirm_model_dir() / "command_head.npz").read_bytes()).hexdigest()
+
 
 THRESHOLD = (-0.1, -0.05, 0.0, 0.025, 0.05)
 """PocketSphinx's threshold (its phone loop's ratios centre near -0.03 on this split)."""
@@ -49,7 +57,8 @@ BACKING = (0.0, 1.0, 2.0, 3.0)
 RESCUE = (None, 3.0, 5.0)
 NEAR = (0.2, 0.25, 0.34)
 NEAR_GAP = (None, 2.0, 4.0)
-HEAD_FLOOR = (0.0, 0.2)
+HEAD_FLOOR = (0.0, 0.2, 0.5)
+"""The confirming head's floor (0.2 was session 25's with the neural engine's head, 0.5 session 26's E22 pick)."""
 TUNING_SPLITS = ("tuning", "tuning-neural")
 FA_TARGET = 0.5
 SLACK = 3.0
@@ -134,6 +143,8 @@ def main() -> None:
                      "delete it to record again")
         if kept != [f["path"] for f in files]:
             sys.exit(f"error: {args.records} holds records of other files; delete it to record again")
+        if saved.get("confirm_head") != confirm_head_id():
+            sys.exit(f"error: {args.records} holds another confirming head's scores; delete it to record again")
     else:
         records = []
         with ProcessPoolExecutor(args.jobs) as pool:
@@ -144,7 +155,8 @@ def main() -> None:
                 print(f"  [{i}/{len(files)}] {f['path']}: {len(recs)} utterances", file=sys.stderr, flush=True)
         if args.records:
             try:
-                args.records.write_bytes(pickle.dumps({"files": [f["path"] for f in files], "records": records}))
+                args.records.write_bytes(pickle.dumps({"files": [f["path"] for f in files], "records": records,
+                                                        "confirm_head": confirm_head_id()}))
             except OSError as exc:  # the grid is still scored from what was streamed
                 print(f"warning: records not kept in {args.records}: {exc.strerror}", file=sys.stderr)
 

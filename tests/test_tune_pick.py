@@ -47,3 +47,8 @@ def test_records_of_other_files_or_damaged_are_refused(tmp_path):
     run = subprocess.run([sys.executable, str(script), str(tmp_path), "--records", str(records)],
                          capture_output=True, text=True)
     assert run.returncode == 1 and "is not a records file" in run.stderr and "Traceback" not in run.stderr
+    # The right files, but the head scores of another confirming head (or of none: session 25's).
+    records.write_bytes(pickle.dumps({"files": ["tuning/a.wav"], "records": [[]], "confirm_head": "0" * 64}))
+    run = subprocess.run([sys.executable, str(script), str(tmp_path), "--records", str(records)],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "another confirming head's scores" in run.stderr
