@@ -116,7 +116,8 @@ def test_words_a_phone_from_a_command_said_alone_mostly_vetoed(vocab, transcribe
     # it was said; within `near` of the phrase, that alone named the command. Moonshine finds
     # "Stop." far less likely than its "Step.", so `near_gap` weighs such a transcript as any
     # other (measured without the neural head's check: 17 of 4 x 10 fired without `near_gap`, 8
-    # with it). The head's check (`head_floor`) then vetoes some of what is left: 6.
+    # with it). The confirming head's check (`head_floor`) then vetoes some of what is left: 5
+    # (session 25's check, the neural engine's own head at 0.2: 6).
     words = ["step", "top", "stat", "shop", "stock", "rest", "fun", "read", "nap", "reap"]
     clips = [sequence(words, gap=1.5, level=0.05, voice=voice)[0]
              for voice in ("en-us", "en-gb", "en-us+f3", "en-us+m3")]
