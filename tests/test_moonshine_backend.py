@@ -10,7 +10,6 @@ import pickle
 import numpy as np
 import pytest
 
-from script_helpers import script_module
 from speech_helpers import RATE, add_noise, babble, rms, room_echo, run, say, sequence
 from test_echo import coach_track
 from test_recognizer import GYM_WORDS, ONE_PER_COMMAND, SENTENCES, check_hits, commands_audio, vocab  # noqa: F401 (fixtures)
@@ -162,29 +161,6 @@ def test_coach_echo_alone_gives_nothing_and_a_barge_in_is_heard(engine):
     at = int(6.0 * RATE)
     mic[at : at + len(user)] += user * (0.05 / rms(user))
     assert [d.command for d in run(engine(), mic, playback=playback)] == ["stop"]
-
-
-def test_a_stop_over_the_coach_needs_no_confirming(engine):
-    # One of the barge-in bench's trials (scripts/bench_barge_in.py: its cue, a room at 40 ms and
-    # -12 dB, "stop" 6 s in) that the confirming head turned down: it hears the coach's residual
-    # speech in the lifter's. A stop or pause over the coach's voice stands without it.
-    barge_in = script_module("bench_barge_in")
-    cue = np.concatenate([say(barge_in.CUE)] * 2)
-    playback = np.concatenate([np.zeros(RATE), cue * (0.25 / rms(cue)), np.zeros(RATE)]).astype(np.float32)
-    mic = room_echo(playback, 40, -12, seed=2)
-    user = say("stop")
-    mic[6 * RATE : 6 * RATE + len(user)] += user * (0.05 / rms(user))
-    rec = engine()
-    asked = []  # (utterance, command, the opinion the rule got)
-    opinion_of = rec._opinion_of
-    rec._opinion_of = lambda utterance, command: asked.append((utterance, command, opinion_of(utterance, command))) or asked[-1][2]
-    assert [d.command for d in run(rec, mic, playback=playback)] == ["stop"]
-    (utterance, command, opinion), = asked
-    assert utterance.echo > 0 and command == "stop" and opinion is None
-    assert rec._opinion.score(utterance.context, "stop") < rec.s.head_floor  # what the head alone would say
-    # Over the coach, other commands are confirmed as anywhere else; a stop without the coach too.
-    assert rec._opinion_of(utterance, "skip") is not None
-    assert rec._opinion_of(dataclasses.replace(utterance, echo=0.0), "stop") is not None
 
 
 def test_the_decision_rule(vocab, engine):

@@ -28,8 +28,7 @@ front end (`neural_backend.CommandOpinion`: other features, other training data)
 in the utterance at least `head_floor`. On the tuning splits the neural engine's own head took
 false accepts from 24 to 10 for 6 of 1818 commands (session 25); a head trained with
 sound-alike words as negatives took them to 6 for 11 (session 26, E22; shipped in session 27).
-The pain command needs no confirming, nor a stop or pause said over the coach's voice (session
-28: on the barge-in bench the head turned down 4 of 60 such commands).
+The pain command needs no confirming.
 The settings were chosen on the benchmark corpus's tuning split only. An enrolled lifter's own
 takes (`templates.py`) name the command first, as for PocketSphinx alone, unless Moonshine's
 transcript contradicts them (`contradicts`).
@@ -46,7 +45,7 @@ import numpy as np
 
 from voicecoach.speech_in.base import NEVER_DROPPED, Detection
 from voicecoach.speech_in.moonshine_model import MoonshineTranscriber, Transcript, written_forms
-from voicecoach.speech_in.neural_backend import BARGE_IN, CommandOpinion
+from voicecoach.speech_in.neural_backend import CommandOpinion
 from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxSettings, SphinxVerdict
 from voicecoach.speech_in.pronouncing import default_pronunciations
 from voicecoach.speech_in.segmenter import SegmentedRecognizer, SegmentSettings, Utterance
@@ -212,17 +211,8 @@ class MoonshineRecognizer(SegmentedRecognizer):
         # Cached: a transcript only near "stop" may send the utterance on to PocketSphinx, whose
         # phrase is then often that same "stop".
         likelihood = functools.cache(lambda phrase: max(self._moonshine.score(encoded, written_forms(phrase))))
-        return self.decide(heard, sphinx, utterance.end, likelihood, functools.partial(self._opinion_of, utterance))
-
-    def _opinion_of(self, utterance: Utterance, command: str) -> float | None:
-        """The confirming head's score of `command` in the utterance; None (no opinion: the
-        command stands) for a stop or pause said over the coach's voice. The head hears the
-        coach's residual speech mixed into the lifter's and turned down a sixth of the barge-in
-        bench's commands (session 27); a stop the lifter can't get through costs more than a
-        false one, and the coach's own lines are already held back from the segmenter."""
-        if utterance.echo > 0 and command in BARGE_IN:
-            return None
-        return self._opinion.score(utterance.context, command)
+        return self.decide(heard, sphinx, utterance.end, likelihood,
+                           lambda command: self._opinion.score(utterance.context, command))
 
     def contradicts(self, heard: Transcript, command: str) -> bool:
         """Whether Moonshine's transcript rules out `command`, which an enrolled lifter's template
