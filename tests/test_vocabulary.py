@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from voicecoach.commands import Command
@@ -28,6 +30,19 @@ def test_shipped_vocabulary_covers_every_command_and_the_issue_phrases():
     assert {"squeeze", "seven", "keep going"} <= set(v.not_commands)
     assert not set(v.not_commands) & set(v.phrases)
     check_vocabulary(v)  # every word is in PocketSphinx's dictionary, the not-commands' too
+
+
+def test_the_documented_two_word_vocabulary_is_valid_and_a_subset_of_the_shipped_one():
+    # docs/two-word-commands.toml (session 28, E28b): every command, its phrases the shipped
+    # file's own (so the recognizers' models know them), two words or more except the one-word
+    # commands it keeps on purpose.
+    two = load_vocabulary(Path(__file__).resolve().parent.parent / "docs" / "two-word-commands.toml")
+    shipped = load_vocabulary(default_vocabulary_path())
+    assert set(two.commands) == {c.value for c in Command}
+    assert two.phrases.items() <= shipped.phrases.items()
+    assert {p for p in two.phrases if " " not in p} == {"stop", "resume", "continue", "skip", "next"}
+    assert two.not_commands == shipped.not_commands
+    check_vocabulary(two)
 
 
 def test_user_override_by_path_and_environment(tmp_path, monkeypatch):
