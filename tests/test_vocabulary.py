@@ -45,6 +45,16 @@ def test_the_documented_two_word_vocabulary_is_valid_and_a_subset_of_the_shipped
     check_vocabulary(two)
 
 
+def test_the_phrase_the_coach_teaches_for_a_command(tmp_path):
+    v = load_vocabulary(write(tmp_path, '[commands.pain]\nphrases = ["ouch", "that hurts"]\nsay = "That hurts!"\n'
+                                        '[commands.help]\nphrases = ["what can I say", "help"]\n'))
+    assert v.spoken("pain") == "that hurts"  # its `say`, normalized
+    assert v.spoken("help") == "what can I say"  # its first phrase ("I" as written in English)
+    assert v.spoken("stop") == "stop"  # left out of this vocabulary: its own name (the key still works)
+    with pytest.raises(VocabularyError, match=r"command 'pain': say must be one of its phrases, got 'pain'"):
+        load_vocabulary(write(tmp_path, '[commands.pain]\nphrases = ["ouch"]\nsay = "pain"\n'))
+
+
 def test_user_override_by_path_and_environment(tmp_path, monkeypatch):
     p = write(tmp_path, '[commands.stop]\nphrases = ["enough"]\n')
     assert load_vocabulary(p).phrases == {"enough": "stop"}

@@ -19,6 +19,7 @@ from .lessons import practice_lesson
 from .plans import PlanError
 from .program import Load, Tempo
 from .speech_in.engines import DEFAULT_ENGINE, USER_ENGINES, EngineError
+from .speech_in.vocabulary import load_vocabulary
 from .speech_out import SpeechError
 
 VARIATIONS = ["barbell", "dumbbell", "bodyweight", "single-leg", "banded"]
@@ -104,13 +105,13 @@ def listening_options(fn):
 
 def _recognizer(opts: dict):
     vosk_model = opts.pop("vosk_model")
-    return app.make_voice_recognizer(opts.pop("engine"), opts.pop("vocabulary"),
+    return app.make_voice_recognizer(opts.pop("engine"), opts["vocabulary"],
                                      str(vosk_model) if vosk_model else None)
 
 
 def _plan_and_content(opts: dict):
     """Content and plan from the shared session options (removed from `opts`)."""
-    content = load_content(opts.pop("content_path"))
+    content = load_content(opts.pop("content_path"), spoken=load_vocabulary(opts.pop("vocabulary", None)).spoken)
     overrides = {k: opts.pop(k) for k in ("sets", "reps", "tempo", "hold", "rest")}
     plan_ref = opts.pop("plan_ref")
     if plan_ref and any(v is not None for v in overrides.values()):

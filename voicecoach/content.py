@@ -1,18 +1,23 @@
 """The coaching content: cues, mistakes, variations, goals and phrases, loaded from a data file.
 
 The file is data a coach can edit (voicecoach/data/guide.toml); it is checked on load and every
-problem is reported as one line naming the file and the field.
+problem is reported as one line naming the file and the field. Where the coach names a command
+("Say <ready> when you're set"), the text says <command> and the phrase the vocabulary teaches
+for it is put in on load, so a lifter with their own vocabulary is told their own words.
 """
 
 from __future__ import annotations
 
+import re
 import string
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .commands import Command
 from .program import Tempo
 
 
@@ -198,13 +203,36 @@ def _practice(r: _Reader, table: dict) -> Practice:
                     tuple((c[0], c[1]) for c in checks), r.text(table, "next_time", "practice"))
 
 
-def parse_content(text: str, source: str = "guide.toml") -> Content:
-    """Parse and validate content from TOML text; ContentError names the field on any problem."""
+COMMAND_NAME = re.compile(r"<([a-z_]+)>")
+"""How content text names a command: <ready>, <pain>."""
+
+
+def _name_commands(value: Any, spoken: Callable[[str], str], r: _Reader, where: str) -> Any:
+    """`value` (parsed TOML) with every <command> in its texts replaced by `spoken(command)`."""
+    if isinstance(value, dict):
+        return {k: _name_commands(v, spoken, r, f"{where}.{k}" if where else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_name_commands(v, spoken, r, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    valid = {c.value for c in Command}
+
+    def name(match: re.Match) -> str:
+        if match.group(1) not in valid:
+            raise r.fail(where, f"unknown command <{match.group(1)}> (choose from {', '.join(sorted(valid))})")
+        return spoken(match.group(1))
+    return COMMAND_NAME.sub(name, value)
+
+
+def parse_content(text: str, source: str = "guide.toml", spoken: Callable[[str], str] = str) -> Content:
+    """Parse and validate content from TOML text; ContentError names the field on any problem.
+    `spoken(command)`: the phrase to put in for <command> (default: the command's own name)."""
     r = _Reader(source)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ContentError(f"{source}: not valid TOML: {exc}") from None
+    data = _name_commands(data, spoken, r, "")
 
     raw_variations = r.table(data, "variations")
     variations = {}
@@ -255,14 +283,19 @@ def parse_content(text: str, source: str = "guide.toml") -> Content:
     )
 
 
-def load_content(path: str | Path | None = None) -> Content:
-    """Load the shipped content, or a coach's edited copy at `path`."""
+def load_content(path: str | Path | None = None, spoken: Callable[[str], str] | None = None) -> Content:
+    """Load the shipped content, or a coach's edited copy at `path`, naming each command by
+    `spoken(command)` (default: the phrase the default vocabulary teaches for it)."""
+    if spoken is None:
+        from .speech_in.vocabulary import load_vocabulary
+
+        spoken = load_vocabulary().spoken
     if path is None:
         text = resources.files("voicecoach.data").joinpath("guide.toml").read_text(encoding="utf-8")
-        return parse_content(text, "voicecoach/data/guide.toml")
+        return parse_content(text, "voicecoach/data/guide.toml", spoken)
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ContentError(f"{path}: cannot read content file ({exc.strerror})") from None
-    return parse_content(text, str(path))
+    return parse_content(text, str(path), spoken)

@@ -40,6 +40,8 @@ class Vocabulary:
     not_commands: tuple[str, ...] = ()
     """Normalized phrases people say around a lifter that mean no command ("squeeze", "seven"):
     a recognizer that knows them can hear them as themselves instead of as the nearest command."""
+    say: dict[str, str] = field(default_factory=dict)
+    """Command -> the phrase the coach tells the lifter to say, where the file chose one."""
 
     @property
     def commands(self) -> list[str]:
@@ -53,6 +55,13 @@ class Vocabulary:
     def command_for(self, phrase: str) -> str | None:
         """The command a (possibly unnormalized) phrase means, or None."""
         return self.phrases.get(normalize_phrase(phrase))
+
+    def spoken(self, command: str) -> str:
+        """The phrase the coach names for `command` ("Say ready when you're set"): the file's
+        `say`, else the command's first phrase, else (a command this vocabulary leaves out,
+        still on its key) the command's own name."""
+        phrase = self.say.get(command) or next((p for p, c in self.phrases.items() if c == command), command)
+        return re.sub(r"\bi\b", "I", phrase)  # phrases are kept lowercase: "what can I say"
 
     def strictness_of(self, command: str) -> float:
         return self.strictness.get(command, 1.0)
@@ -119,6 +128,7 @@ def parse_vocabulary(data: dict, where: str = "<memory>") -> Vocabulary:
     valid = {c.value for c in Command}
     phrases: dict[str, str] = {}
     strictness: dict[str, float] = {}
+    say: dict[str, str] = {}
     for name, entry in table.items():
         if name not in valid:
             raise VocabularyError(
@@ -126,7 +136,7 @@ def parse_vocabulary(data: dict, where: str = "<memory>") -> Vocabulary:
             )
         if not isinstance(entry, dict):
             raise VocabularyError(f"{where}: [commands.{name}] must be a table with `phrases`")
-        unknown_keys = set(entry) - {"phrases", "strictness"}
+        unknown_keys = set(entry) - {"phrases", "strictness", "say"}
         if unknown_keys:
             raise VocabularyError(
                 f"{where}: [commands.{name}] has unknown setting(s) {', '.join(sorted(unknown_keys))}"
@@ -152,8 +162,13 @@ def parse_vocabulary(data: dict, where: str = "<memory>") -> Vocabulary:
                     f"{where}: command {name!r}: strictness must be a number from {lo} to {hi}"
                 )
             strictness[name] = float(value)
+        if "say" in entry:
+            taught = normalize_phrase(entry["say"]) if isinstance(entry["say"], str) else ""
+            if phrases.get(taught) != name:
+                raise VocabularyError(f"{where}: command {name!r}: say must be one of its phrases, got {entry['say']!r}")
+            say[name] = taught
     return Vocabulary(phrases=phrases, strictness=strictness, source=where,
-                      not_commands=_parse_not_commands(data.get("not_commands", {}), phrases, where))
+                      not_commands=_parse_not_commands(data.get("not_commands", {}), phrases, where), say=say)
 
 
 def _parse_not_commands(entry: object, phrases: dict[str, str], where: str) -> tuple[str, ...]:
