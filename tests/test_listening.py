@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,6 +89,19 @@ def test_check_mic_ok_when_ready_is_heard():
     report = check_mic(seconds=len(x) / RATE, mic_factory=lambda dev: FakeMic(to_int16(x)), prompt=lambda s: None)
     assert report.recognized == ["ready"] and report.problems == [], report.lines()
     assert "microphone OK" in report.lines()[-1]
+
+
+def test_check_mic_asks_for_the_vocabularys_phrase():
+    # With a vocabulary whose ready phrases are "okay ready" and "let's go", the user is asked
+    # for "okay ready"; a plain "ready" is then no command, and the report names what was asked.
+    two_words = Path(__file__).resolve().parent.parent / "docs" / "two-word-commands.toml"
+    asked = []
+    x = np.concatenate([np.zeros(RATE, np.float32), say("ready") * 0.3, np.zeros(RATE * 2, np.float32)])
+    x = x + np.random.default_rng(0).normal(0, 0.001, len(x)).astype(np.float32)
+    report = check_mic(seconds=len(x) / RATE, vocabulary=two_words, mic_factory=lambda dev: FakeMic(to_int16(x)),
+                       prompt=asked.append)
+    assert asked[0].endswith('then say "okay ready".')
+    assert report.recognized == [] and '"okay ready" was not recognized' in report.problems[-1], report.lines()
 
 
 def test_check_mic_silent_and_clipping():

@@ -119,7 +119,7 @@ class MicReport:
     """Share of samples at or within 1% of full scale."""
     overflows: int
     recognized: list[str] = field(default_factory=list)
-    """Commands recognized while the user was asked to say "ready"."""
+    """Commands recognized while the user was asked to say the phrase for ready."""
     problems: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -145,8 +145,9 @@ def measure_levels(samples: np.ndarray) -> tuple[float, float, float]:
     return float(np.percentile(db, 90)), float(np.percentile(db, 10)), clipped
 
 
-def assess(samples: np.ndarray, overflows: int, recognized: list[str]) -> MicReport:
-    """Turn a recording into a report with clear problems (pure: tests call it directly)."""
+def assess(samples: np.ndarray, overflows: int, recognized: list[str], asked: str = "ready") -> MicReport:
+    """Turn a recording into a report with clear problems (pure: tests call it directly).
+    `asked`: the phrase the user was asked to say for the ready command."""
     level, floor, clipped = measure_levels(samples)
     r = MicReport(len(samples) / SAMPLE_RATE, level, floor, clipped, overflows, recognized)
     if level < -70 or np.max(np.abs(samples), initial=0) < 4:
@@ -161,7 +162,7 @@ def assess(samples: np.ndarray, overflows: int, recognized: list[str]) -> MicRep
     if overflows:
         r.problems.append(f"{overflows} input overflow(s): audio was lost; close other programs")
     if "ready" not in recognized and not any("silence" in p for p in r.problems):
-        r.problems.append('"ready" was not recognized: speak up, closer to the microphone, and retry')
+        r.problems.append(f'"{asked}" was not recognized: speak up, closer to the microphone, and retry')
     return r
 
 
@@ -174,11 +175,14 @@ def check_mic(
     prompt: Callable[[str], None] = print,
     mic_factory: Callable[[int | str | None], object] = _default_mic,
 ) -> MicReport:
-    """Record `seconds`, asking the user to say "ready"; report level, noise floor, clipping,
-    overflows and whether "ready" was recognized. `prompt` shows instructions (stderr in the CLI)."""
-    rec = _recognizer(engine, vocabulary, vosk_model)
+    """Record `seconds`, asking the user to say the vocabulary's phrase for ready; report level,
+    noise floor, clipping, overflows and whether ready was recognized. `prompt` shows
+    instructions (stderr in the CLI)."""
+    vocab = vocabulary if isinstance(vocabulary, Vocabulary) else load_vocabulary(vocabulary)
+    rec = _recognizer(engine, vocab, vosk_model)
+    asked = vocab.spoken("ready")
     mic = mic_factory(device)
-    prompt(f'Recording {seconds:.0f} s: stay quiet for a second, then say "ready".')
+    prompt(f'Recording {seconds:.0f} s: stay quiet for a second, then say "{asked}".')
     recorded: list[np.ndarray] = []
     heard: list[str] = []
     got = 0.0
@@ -199,7 +203,7 @@ def check_mic(
     if not recorded:
         return MicReport(0.0, -120.0, -120.0, 0.0, int(getattr(mic, "overflows", 0)), [],
                          ["the microphone delivered no audio: check the device (`voicecoach devices`)"])
-    return assess(samples, int(getattr(mic, "overflows", 0)), heard)
+    return assess(samples, int(getattr(mic, "overflows", 0)), heard, asked)
 
 
 # -- enroll ----------------------------------------------------------------------------------
