@@ -205,6 +205,7 @@ def _practice(r: _Reader, table: dict) -> Practice:
 
 COMMAND_NAME = re.compile(r"<([a-z_]+)>")
 """How content text names a command: <ready>, <pain>."""
+COMMANDS = {c.value for c in Command}
 
 
 def _name_commands(value: Any, spoken: Callable[[str], str], r: _Reader, where: str) -> Any:
@@ -215,11 +216,10 @@ def _name_commands(value: Any, spoken: Callable[[str], str], r: _Reader, where: 
         return [_name_commands(v, spoken, r, f"{where}[{i}]") for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
-    valid = {c.value for c in Command}
 
     def name(match: re.Match) -> str:
-        if match.group(1) not in valid:
-            raise r.fail(where, f"unknown command <{match.group(1)}> (choose from {', '.join(sorted(valid))})")
+        if match.group(1) not in COMMANDS:
+            raise r.fail(where, f"unknown command <{match.group(1)}> (choose from {', '.join(sorted(COMMANDS))})")
         return spoken(match.group(1))
     return COMMAND_NAME.sub(name, value)
 
