@@ -163,7 +163,7 @@ def test_coach_echo_alone_gives_nothing_and_a_barge_in_is_heard(engine):
     assert [d.command for d in run(engine(), mic, playback=playback)] == ["stop"]
 
 
-def test_over_the_coach_pocketsphinx_proposes_only_stop_pause_and_pain(engine):
+def test_over_the_coach_pocketsphinx_proposes_only_stop_pause_and_pain(engine, monkeypatch):
     # Step 3 on real audio (the phrase said clearly, Moonshine's transcript made unsure so that
     # PocketSphinx's proposal is weighed): over the coach's voice (echo share > 0) a proposed
     # "let's go" is no command, a proposed "stop" still is; without the coach both are.
@@ -175,8 +175,10 @@ def test_over_the_coach_pocketsphinx_proposes_only_stop_pause_and_pain(engine):
         quiet = np.zeros(RATE // 2, np.int16)
         context = np.concatenate([quiet, audio, quiet])
         utterance = Utterance(audio=context, context=context, frames=len(audio) // 480, echo=echo, end=2.0)
-        rec._moonshine.decode = lambda encoded: Transcript("Mmm hmm.", rec.s.unsure - 1.0)
-        rec._sphinx.verdict = lambda u: SphinxVerdict(command, phrase, lambda: 1.0, threshold=-0.05, alone=True, end=2.0)
+        # (the transcriber is the module's shared one: patched for this test only)
+        monkeypatch.setattr(rec._moonshine, "decode", lambda encoded: Transcript("Mmm hmm.", rec.s.unsure - 1.0))
+        monkeypatch.setattr(rec._sphinx, "verdict",
+                            lambda u: SphinxVerdict(command, phrase, lambda: 1.0, threshold=-0.05, alone=True, end=2.0))
         return [d.command for d in rec._recognize(utterance)]
 
     assert step_3("let's go", "ready", 0.0) == ["ready"] and step_3("let's go", "ready", 0.6) == []
