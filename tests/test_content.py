@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from voicecoach.content import ContentError, load_content, parse_content
+from voicecoach.speech_in.vocabulary import default_vocabulary_path, load_vocabulary
 
 
 def shipped_text():
@@ -55,11 +58,7 @@ def test_unreadable_or_invalid_files(tmp_path):
         load_content(bad)
 
 
-def test_the_coach_names_each_command_by_the_vocabularys_phrase(tmp_path):
-    from pathlib import Path
-
-    from voicecoach.speech_in.vocabulary import default_vocabulary_path, load_vocabulary
-
+def test_the_coach_names_each_command_by_the_vocabularys_phrase():
     shipped = load_content(spoken=load_vocabulary(default_vocabulary_path()).spoken)
     assert shipped.phrases["help"] == ("You can say: ready, done, pause, resume, stop, repeat, skip, slower, faster, "
                                        "status, help, or that hurts.")  # pain's `say`, not its first phrase

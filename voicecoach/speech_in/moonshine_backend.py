@@ -210,6 +210,8 @@ class MoonshineRecognizer(SegmentedRecognizer):
         def proposal() -> SphinxVerdict | None:
             # Over the coach's voice PocketSphinx may propose only what must work there (stop,
             # pause, pain): its guesses at the coach's residual speech were what still got through.
+            # A filter on its proposal rather than a branch in `decide`, so that the verdicts
+            # tune_moonshine.py records (and replays per setting) carry it too.
             verdict = sphinx()
             over_coach = utterance.echo > 0 and verdict is not None and verdict.command not in BARGE_IN
             return None if over_coach else verdict
