@@ -140,9 +140,9 @@ def test_the_coachs_own_line_heard_back_is_not_a_false_accept(bench):
 
 def test_the_report_names_the_phrases_it_did_not_score(bench):
     clip = lambda phrase: dict(command="pause", phrase=phrase, start=0.5, end=1.0)  # noqa: E731
-    manifest = {"files": [{"kind": "positive", "items": [clip("pause"), clip("wait"), clip("hold the bar")]}]}
+    manifest = {"files": [{"kind": "positive", "items": [clip("pause please"), clip("wait"), clip("hold the bar")]}]}
     assert bench.unscored_phrases(manifest) == " (the corpus's clips of 'hold the bar', 'wait', no longer a phrase: not scored)"
-    manifest["files"][0]["items"] = [clip("pause")]
+    manifest["files"][0]["items"] = [clip("pause please")]
     assert bench.unscored_phrases(manifest) == ""
 
 

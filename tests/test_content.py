@@ -60,16 +60,16 @@ def test_unreadable_or_invalid_files(tmp_path):
 
 def test_the_coach_names_each_command_by_the_vocabularys_phrase():
     shipped = load_content(spoken=load_vocabulary(default_vocabulary_path()).spoken)
-    assert shipped.phrases["help"] == ("You can say: ready, done, pause, resume, stop, repeat, skip, slower, faster, "
-                                       "status, help, or that hurts.")  # pain's `say`, not its first phrase
-    assert shipped.phrases["setup_prompt"] == "Say ready when you're set."
+    assert shipped.phrases["setup_prompt"] == "Say okay ready when you're set."
+    assert shipped.practice.try_it == "Try it now. Say okay ready when you've got it."
+    assert "say again to hear a step again" in shipped.welcome and "or what can I say at any time" in shipped.welcome
+    assert shipped.phrases["help"].endswith("how many left, what can I say, or that hurts.")
     docs = Path(__file__).resolve().parent.parent / "docs"
-    two = load_content(spoken=load_vocabulary(docs / "two-word-commands.toml").spoken)
-    assert two.phrases["setup_prompt"] == "Say okay ready when you're set."
-    assert two.practice.try_it == "Try it now. Say okay ready when you've got it."
-    assert "say again to hear a step again" in two.welcome and "or what can I say at any time" in two.welcome
-    assert two.phrases["help"].endswith("how many left, what can I say, or that hurts.")
-    assert two.mistakes == shipped.mistakes and two.safety == shipped.safety  # only the commands' names differ
+    one = load_content(spoken=load_vocabulary(docs / "one-word-commands.toml").spoken)
+    assert one.phrases["help"] == ("You can say: ready, done, pause, resume, stop, repeat, skip, slower, faster, "
+                                   "status, help, or that hurts.")  # pain's `say`, not its first phrase
+    assert one.phrases["setup_prompt"] == "Say ready when you're set."
+    assert one.mistakes == shipped.mistakes and one.safety == shipped.safety  # only the commands' names differ
     # A coach's own content names commands the same way; a name that is no command is reported.
     assert parse_content(shipped_text().replace('"Say <ready> when', '"Now <stop> or <ready> when', 1),
                          spoken=str.upper).phrases["setup_prompt"] == "Now STOP or READY when you're set."

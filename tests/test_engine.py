@@ -169,7 +169,7 @@ def test_setup_waits_for_ready_and_repeat_and_skip_work(tmp_path, content, speec
 def test_idle_setup_prompts_then_ends(tmp_path, content, speech_cache_dir):
     result, events = run(tmp_path, content, speech_cache_dir, script=[])
     said = texts(events, "cue")
-    assert "Still there? Say ready when you're set." in said
+    assert "Still there? Say okay ready when you're set." in said
     assert "No answer for a while. Ending the session." in said
     assert result.records == []
 

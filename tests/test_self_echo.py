@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from speech_helpers import RATE, rms, say, to_int16
+from speech_helpers import ONE_WORD_VOCABULARY, RATE, rms, say, to_int16
 from voicecoach.audio_io import Mixer
 from voicecoach.mic_commands import MicFileCommands
 from voicecoach.speech_in.base import Detection
@@ -64,7 +64,7 @@ def _commands_heard(coach_says: str | None) -> list[tuple[str, float]]:
         mic[int(at * RATE):int(at * RATE) + len(lifter)] += lifter
     mixer = Mixer(RATE)
     mixer.add(coach * (0.25 / rms(coach)), at=1.0, text=coach_says)
-    source = MicFileCommands(to_int16(mic), make_recognizer("pocketsphinx", load_vocabulary()), mixer)
+    source = MicFileCommands(to_int16(mic), make_recognizer("pocketsphinx", load_vocabulary(ONE_WORD_VOCABULARY)), mixer)
     events, now = [], 0.0
     while (t := source.next_at(now)) is not None:
         now = t

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from speech_helpers import RATE, add_noise, pink, room_echo, run, say, sequence, to_int16
+from speech_helpers import ONE_WORD_VOCABULARY, RATE, add_noise, pink, room_echo, run, say, sequence, to_int16
 from voicecoach.speech_in import vosk_backend
 from voicecoach.speech_in.base import Detection
 from voicecoach.speech_in.engines import EngineError, make_recognizer
@@ -53,7 +53,7 @@ def vocab():
 def test_loading_reports_vocabulary_words_missing_from_the_lexicon(ko_model, capfd):
     vosk_backend._load_model.cache_clear()  # load for real here, and check it prints nothing
     with pytest.raises(EngineError) as err:
-        make_recognizer("vosk", load_vocabulary(), ko_model)
+        make_recognizer("vosk", load_vocabulary(ONE_WORD_VOCABULARY), ko_model)
     message = str(err.value)
     # "done" has no phrase the Korean model knows; the other commands keep at least one.
     assert "can't recognize command(s) done:" in message
