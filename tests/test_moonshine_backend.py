@@ -21,6 +21,7 @@ from voicecoach.speech_in.neural_backend import CommandOpinion, load_head
 from voicecoach.speech_in.pocketsphinx_backend import PocketSphinxRecognizer, SphinxVerdict
 from voicecoach.speech_in.pronouncing import default_pronunciations
 from voicecoach.speech_in.segmenter import SegmentSettings, UtteranceSegmenter
+from voicecoach.speech_in.vocabulary import load_vocabulary
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,51 @@ def test_each_command_recognized_clean_and_in_noise(vocab, engine, commands_audi
     x, spans = commands_audio
     x = x if snr is None else add_noise(x, snr, seed=1)
     check_hits(run(engine(), x), spans, vocab, min_hits=min_hits)
+
+
+# The shipped phrases (two words where a command has them, session 29), one per command, on the
+# same voice. Measured: all 12 clean and at 10 dB, 11 at 20 dB ("pause please" missed), 10 at 5 dB
+# ("resume" and "skip" missed); nothing wrong at any SNR.
+SHIPPED_ONE_PER_COMMAND = ["okay ready", "I'm done", "pause please", "resume", "stop", "say again", "skip",
+                           "slow down", "speed up", "what can I say", "how many left", "that hurts"]
+
+
+@pytest.fixture(scope="module")
+def shipped_engine(transcriber):
+    shipped = load_vocabulary()
+    return shipped, lambda: MoonshineRecognizer(shipped, transcriber=transcriber)
+
+
+@pytest.mark.parametrize("snr, min_hits", [(None, 12), (10.0, 11), (5.0, 9)])
+def test_the_shipped_phrases_recognized_clean_and_in_noise(shipped_engine, snr, min_hits):
+    shipped, engine = shipped_engine
+    assert {shipped.command_for(p) for p in SHIPPED_ONE_PER_COMMAND} == set(shipped.commands)
+    x, spans = sequence(SHIPPED_ONE_PER_COMMAND, level=0.05)
+    x = x if snr is None else add_noise(x, snr, seed=1)
+    check_hits(run(engine(), x), spans, shipped, min_hits=min_hits)
+
+
+def test_with_the_shipped_phrases_words_said_alone_are_no_command(shipped_engine):
+    # A partner's counts and cheers, words a phone or two from a command, and the one-word
+    # commands of docs/one-word-commands.toml, each said alone by three voices: none is one of
+    # the shipped phrases, so none may fire (measured: none does; with the one-word file 23 of
+    # the 3 x 8 one-word commands do, and still none of the other words).
+    shipped, engine = shipped_engine
+    words = GYM_WORDS + ["lower", "hold", "breath", "grip", "fun", "step", "rep", "reps",
+                         "ready", "done", "pause", "help", "slower", "faster", "status", "again"]
+    fired = []
+    for voice in ("en-us", "en-gb", "en-us+f3"):
+        x, spans = sequence(words, gap=1.5, level=0.05, voice=voice)
+        fired += [(voice, d.command, d.text) for d in run(engine(), x)]
+    assert fired == []
+
+
+def test_with_the_shipped_phrases_sentences_holding_them_are_no_command(shipped_engine):
+    # "slow down on the way down" holds a shipped phrase; "pause at the top" and "get ready for
+    # the next set" hold the one-word commands.
+    shipped, engine = shipped_engine
+    x, _ = sequence(SENTENCES, gap=1.0, level=0.05)
+    assert run(engine(), x) == [] and run(engine(), add_noise(x, 20.0)) == []
 
 
 @pytest.mark.parametrize("snr", [None, 20.0])

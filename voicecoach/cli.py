@@ -282,7 +282,7 @@ def enroll(takes, seconds, device, from_dir, remove):
 @click.option("--device", help="Input device (see `voicecoach devices`).")
 @user_errors
 def check_mic(seconds, device, **opts):
-    """Record a few seconds: level, noise floor, clipping; then check that "ready" is recognized."""
+    """Record a few seconds: level, noise floor, clipping; then check that the ready phrase is recognized."""
     from . import listening
 
     vosk_model = str(opts["vosk_model"]) if opts["vosk_model"] else None
