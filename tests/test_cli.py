@@ -10,6 +10,7 @@ import time
 
 import soundfile as sf
 from process_helpers import VOICECOACH, default_sigint
+from speech_helpers import ONE_WORD_VOCABULARY
 
 
 def vc(*args, **kwargs):
@@ -89,9 +90,8 @@ def test_simulate_writes_the_wav_and_the_timeline(tmp_path):
 
 def test_the_coach_tells_the_lifter_the_phrases_of_their_vocabulary(tmp_path):
     out, log = tmp_path / "coach.wav", tmp_path / "timeline.jsonl"
-    one_word = os.path.join(os.path.dirname(__file__), "..", "docs", "one-word-commands.toml")
     proc = vc("simulate", "--out", str(out), "--log", str(log), "--sets", "1", "--reps", "1",
-              "--vocabulary", one_word, "--commands", "1:help")
+              "--vocabulary", str(ONE_WORD_VOCABULARY), "--commands", "1:help")
     assert proc.returncode == 0, proc.stderr
     said = [e["text"] for e in map(json.loads, log.read_text().splitlines()) if e["event"] == "cue"]
     assert "Say ready when you're set." in said

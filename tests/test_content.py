@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from speech_helpers import ONE_WORD_VOCABULARY
 from voicecoach.content import ContentError, load_content, parse_content
 from voicecoach.speech_in.vocabulary import default_vocabulary_path, load_vocabulary
 
@@ -64,8 +63,7 @@ def test_the_coach_names_each_command_by_the_vocabularys_phrase():
     assert shipped.practice.try_it == "Try it now. Say okay ready when you've got it."
     assert "say again to hear a step again" in shipped.welcome and "or what can I say at any time" in shipped.welcome
     assert shipped.phrases["help"].endswith("how many left, what can I say, or that hurts.")
-    docs = Path(__file__).resolve().parent.parent / "docs"
-    one = load_content(spoken=load_vocabulary(docs / "one-word-commands.toml").spoken)
+    one = load_content(spoken=load_vocabulary(ONE_WORD_VOCABULARY).spoken)
     assert one.phrases["help"] == ("You can say: ready, done, pause, resume, stop, repeat, skip, slower, faster, "
                                    "status, help, or that hurts.")  # pain's `say`, not its first phrase
     assert one.phrases["setup_prompt"] == "Say ready when you're set."

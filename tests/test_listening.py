@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import soxr
 
-from speech_helpers import RATE, say, sequence, to_int16
+from speech_helpers import ONE_WORD_VOCABULARY, RATE, say, sequence, to_int16
 from voicecoach.audio_io import AudioError
 from voicecoach.listening import LiveStats, assess, check_mic, detection_json, listen_file, listen_live
 from voicecoach.speech_in.base import Detection
@@ -95,14 +94,13 @@ def test_check_mic_asks_for_the_vocabularys_phrase():
     # The shipped ready phrases are "okay ready" and "let's go": the user is asked for "okay
     # ready"; a plain "ready" is no command, and the report names what was asked. With the
     # one-word file the user is asked for "ready".
-    one_word = Path(__file__).resolve().parent.parent / "docs" / "one-word-commands.toml"
     asked = []
     x = np.concatenate([np.zeros(RATE, np.float32), say("ready") * 0.3, np.zeros(RATE * 2, np.float32)])
     x = x + np.random.default_rng(0).normal(0, 0.001, len(x)).astype(np.float32)
     report = check_mic(seconds=len(x) / RATE, mic_factory=lambda dev: FakeMic(to_int16(x)), prompt=asked.append)
     assert asked[0].endswith('then say "okay ready".')
     assert report.recognized == [] and '"okay ready" was not recognized' in report.problems[-1], report.lines()
-    report = check_mic(seconds=len(x) / RATE, vocabulary=one_word, mic_factory=lambda dev: FakeMic(to_int16(x)),
+    report = check_mic(seconds=len(x) / RATE, vocabulary=ONE_WORD_VOCABULARY, mic_factory=lambda dev: FakeMic(to_int16(x)),
                        prompt=asked.append)
     assert asked[1].endswith('then say "ready".')
     assert report.recognized == ["ready"] and report.problems == [], report.lines()

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from speech_helpers import ONE_WORD_VOCABULARY
 from voicecoach.commands import Command
 from voicecoach.speech_in.pocketsphinx_backend import check_vocabulary
 from voicecoach.speech_in.vocabulary import (
@@ -37,7 +36,7 @@ def test_the_shipped_phrases_are_two_words_and_the_documented_one_word_file_adds
     # one-word commands kept on purpose; docs/one-word-commands.toml, for a quiet room, is the
     # earlier file: every shipped phrase, for the same command, plus the one-word ones.
     shipped = load_vocabulary(default_vocabulary_path())
-    one = load_vocabulary(Path(__file__).resolve().parent.parent / "docs" / "one-word-commands.toml")
+    one = load_vocabulary(ONE_WORD_VOCABULARY)
     assert {p for p in shipped.phrases if " " not in p} == {"stop", "resume", "continue", "skip", "next"}
     assert set(one.commands) == {c.value for c in Command}
     assert shipped.phrases.items() <= one.phrases.items()
