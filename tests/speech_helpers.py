@@ -18,7 +18,6 @@ RATE = 16000
 ONE_WORD_VOCABULARY = Path(__file__).resolve().parent.parent / "docs" / "one-word-commands.toml"
 
 
-
 @functools.lru_cache(maxsize=None)
 def say(text: str, voice: str = "en-us", speed: int = 160, pitch: int = 50) -> np.ndarray:
     """`espeak-ng -v VOICE -s SPEED -p PITCH` as float32 at 16 kHz, leading/trailing silence trimmed."""
